@@ -1,0 +1,30 @@
+"""`python -m openrs [overrides]`: compose the config with Hydra and run one job."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from openrs.config import register_configs
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def main(cfg: DictConfig) -> None:
+    from openrs.run import run_or_explain
+
+    hydra_cfg = HydraConfig.get()
+    code = run_or_explain(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task))
+    if code:
+        sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Datasets: synthetic generation and loading."""

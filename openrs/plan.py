@@ -1,0 +1,162 @@
+"""Translate a resolved openrs config into the exact arguments of TRL, PEFT and the launcher: the run's plan.
+
+`build_plan` is a pure function of the config: `dry_run=true` prints it, the trainer is built from it, and the
+tests pin every experiment through it. Nothing here imports torch or loads a model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from openrs.config import LauncherName, RolloutBackend, VllmMode
+
+MIXED_PRECISION_DTYPES = {"bfloat16": "bf16", "float16": "fp16"}
+
+
+def to_plain(node: Any) -> Any:
+    """A config node as plain Python (enums as their string values)."""
+    if isinstance(node, DictConfig) or OmegaConf.is_list(node):
+        return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+    return node.value if hasattr(node, "value") else node
+
+
+def vllm_max_model_length(cfg: DictConfig) -> int:
+    """The vLLM context: explicit `length.vllm_max_model_length`, else prompt budget + completion budget."""
+    explicit = cfg.length.vllm_max_model_length
+    return int(explicit) if explicit is not None else cfg.length.max_prompt_length + cfg.length.max_completion_length
+
+
+def model_init_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    """`GRPOConfig.model_init_kwargs`: how TRL loads the policy (and reference) model."""
+    return {
+        "dtype": to_plain(cfg.model.dtype),
+        "attn_implementation": to_plain(cfg.model.attn_implementation),
+        "revision": cfg.model.revision,
+    }
+
+
+def grpo_arguments(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
+    """Every argument passed to `trl.GRPOConfig`, by TRL's own field names (TRL 1.16).
+
+    Each one is set explicitly, including those equal to TRL's defaults, because TRL's defaults moved since the
+    paper (beta 0.04 -> 0.0, loss "grpo" -> "dapo") and may move again.
+    """
+    train, opt, algo, length, rollout = cfg.train, cfg.optimizer, cfg.algorithm, cfg.length, cfg.rollout
+    dtype = to_plain(cfg.model.dtype)
+    use_vllm = to_plain(rollout.backend) == RolloutBackend.vllm.value
+    reward_weights = [float(spec.weight) for spec in cfg.reward.functions]
+    args: dict[str, Any] = {
+        "output_dir": output_dir,
+        "run_name": None,  # filled by the trainer with the derived run name
+        "seed": train.seed,
+        "data_seed": train.seed,
+        "max_steps": train.max_steps,
+        "per_device_train_batch_size": train.per_device_train_batch_size,
+        "gradient_accumulation_steps": train.gradient_accumulation_steps,
+        "gradient_checkpointing": train.gradient_checkpointing,
+        "gradient_checkpointing_kwargs": {"use_reentrant": False} if train.gradient_checkpointing else None,
+        "bf16": MIXED_PRECISION_DTYPES.get(dtype) == "bf16",
+        "fp16": MIXED_PRECISION_DTYPES.get(dtype) == "fp16",
+        "use_cpu": to_plain(train.device) == "cpu",
+        "model_init_kwargs": model_init_kwargs(cfg),
+        "trust_remote_code": cfg.model.trust_remote_code,
+        # optimiser and schedule
+        "optim": opt.optim,
+        "learning_rate": opt.learning_rate,
+        "weight_decay": opt.weight_decay,
+        "adam_beta1": opt.adam_beta1,
+        "adam_beta2": opt.adam_beta2,
+        "adam_epsilon": opt.adam_epsilon,
+        "max_grad_norm": opt.max_grad_norm,
+        "lr_scheduler_type": opt.lr_scheduler_type,
+        "lr_scheduler_kwargs": {"min_lr_rate": opt.min_lr_rate} if opt.min_lr_rate is not None else None,
+        "warmup_steps": opt.warmup_ratio,  # transformers 5: a value < 1 is a ratio of the total steps
+        # logging and checkpoints
+        "logging_steps": train.logging_steps,
+        "save_strategy": "steps",
+        "save_steps": train.save_steps,
+        "save_total_limit": train.save_total_limit,
+        "report_to": ["wandb"] if to_plain(cfg.logger.name) == "wandb" else [],
+        "log_completions": train.log_completions,
+        # generation
+        "num_generations": train.num_generations,
+        "max_completion_length": length.max_completion_length,
+        "temperature": train.temperature,
+        "top_p": train.top_p,
+        # the algorithm
+        "beta": algo.beta,
+        "loss_type": to_plain(algo.loss_type),
+        "scale_rewards": to_plain(algo.scale_rewards),
+        "epsilon": algo.epsilon,
+        "epsilon_high": algo.epsilon_high,
+        "num_iterations": algo.num_iterations,
+        "importance_sampling_level": to_plain(algo.importance_sampling_level),
+        "mask_truncated_completions": algo.mask_truncated_completions,
+        "use_bias_correction_kl": algo.use_bias_correction_kl,
+        "multi_objective_aggregation": "sum_then_normalize",
+        "reward_weights": reward_weights,
+        # rollout backend
+        "use_vllm": use_vllm,
+    }
+    if use_vllm:
+        args["vllm_mode"] = to_plain(rollout.vllm_mode)
+        args["vllm_importance_sampling_correction"] = algo.vllm_importance_sampling_correction
+        args["vllm_max_model_length"] = vllm_max_model_length(cfg)
+        if to_plain(rollout.vllm_mode) == VllmMode.colocate.value:
+            args["vllm_gpu_memory_utilization"] = rollout.gpu_memory_utilization
+            args["vllm_tensor_parallel_size"] = rollout.tensor_parallel_size
+        else:
+            args["vllm_server_host"] = rollout.server_host
+            args["vllm_server_port"] = rollout.server_port
+            args["vllm_server_timeout"] = rollout.server_timeout
+    return args
+
+
+def accelerate_config_path(name_or_path: str) -> Path:
+    """A shipped accelerate config (`zero2`, `zero3`) or a user's yaml path."""
+    shipped = Path(__file__).parent / "accelerate_configs" / f"{name_or_path}.yaml"
+    return shipped if shipped.exists() else Path(name_or_path)
+
+
+def launcher_plan(cfg: DictConfig) -> dict[str, Any]:
+    """How the run is launched: processes, accelerate config and GPUs needed in total."""
+    launcher = to_plain(cfg.launcher)
+    server_gpus = 0
+    if to_plain(cfg.rollout.backend) == RolloutBackend.vllm.value and to_plain(cfg.rollout.vllm_mode) == "server":
+        server_gpus = cfg.rollout.server_gpus
+    if launcher["name"] == LauncherName.accelerate.value and launcher["accelerate_config"]:
+        launcher["accelerate_config"] = str(accelerate_config_path(launcher["accelerate_config"]))
+    launcher["training_gpus"] = cfg.launcher.num_processes if launcher["name"] == "accelerate" else 1
+    launcher["vllm_server_gpus"] = server_gpus
+    launcher["total_gpus"] = launcher["training_gpus"] + server_gpus
+    return launcher
+
+
+def build_plan(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
+    """The whole run as one JSON-serialisable dict (what `dry_run=true` prints)."""
+    length = to_plain(cfg.length)
+    length["vllm_max_model_length"] = vllm_max_model_length(cfg)
+    rollout = to_plain(cfg.rollout)
+    return {
+        "name": cfg.name,
+        "grpo": grpo_arguments(cfg, output_dir),
+        "rewards": [
+            {"name": spec.name, "weight": float(spec.weight), "params": to_plain(spec.params)}
+            for spec in cfg.reward.functions
+        ],
+        "model": {
+            "name_or_path": cfg.model.name_or_path,
+            "revision": cfg.model.revision,
+            "dtype": to_plain(cfg.model.dtype),
+            "attn_implementation": to_plain(cfg.model.attn_implementation),
+        },
+        "dataset": to_plain(cfg.dataset),
+        "length": length,
+        "peft": to_plain(cfg.peft),
+        "rollout": rollout,
+        "launcher": launcher_plan(cfg),
+        "logger": to_plain(cfg.logger),
+    }

@@ -1,0 +1,162 @@
+"""Reward registry for GRPO training with TRL.
+
+``get_reward(name, **params)`` returns a callable with TRL's reward signature
+``(completions, **kwargs) -> list[float | None]`` whose ``__name__`` is the reward name (TRL derives metric names such
+as ``rewards/accuracy/mean`` from it). Parameters are validated when ``get_reward`` is called, not at first use.
+
+Registered rewards (see each module for formula, params, defaults and source):
+
+* ``accuracy`` -- :mod:`openrs.rewards.accuracy`
+* ``format`` / ``format_strict`` -- :mod:`openrs.rewards.format`
+* ``cosine`` -- :mod:`openrs.rewards.cosine`
+
+A user-defined reward can be loaded by import path, ``get_reward("my_pkg.my_module:my_reward", alpha=0.1)``; params
+are bound like :func:`functools.partial` and ``__name__`` stays the function's name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from openrs.rewards.accuracy import accuracy_reward, validate_accuracy_params
+from openrs.rewards.cosine import cosine_reward, validate_cosine_params
+from openrs.rewards.format import format_reward, format_strict_reward
+
+__all__ = ["AsyncRewardFunction", "RewardFunction", "available_rewards", "get_reward"]
+
+RewardCallable = Callable[..., list[float | None]]
+
+#: kwargs TRL passes to every reward; they cannot be bound as reward params.
+RESERVED_KWARGS = frozenset({"completions", "prompts", "completion_ids", "trainer_state", "log_metric", "log_extra"})
+
+
+class RewardFunction:
+    """A reward function with bound params, named for TRL (``__name__``) and picklable.
+
+    Calls ``func(completions=..., **kwargs, **params)`` -- all by keyword, as TRL does; bound params win over kwargs.
+    """
+
+    def __init__(self, name: str, func: Callable[..., Any], params: Mapping[str, Any] | None = None) -> None:
+        self.__name__ = name
+        self.__qualname__ = name
+        self.__doc__ = getattr(func, "__doc__", None)
+        self.func = func
+        self.params = dict(params or {})
+
+    def __call__(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
+        return self.func(completions=completions, **{**kwargs, **self.params})
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{key}={value!r}" for key, value in self.params.items())
+        return f"<reward {self.__name__}({params})>"
+
+
+class AsyncRewardFunction(RewardFunction):
+    """:class:`RewardFunction` for ``async`` user rewards, so TRL still detects and awaits them."""
+
+    async def __call__(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
+        return await self.func(completions=completions, **{**kwargs, **self.params})
+
+
+@dataclass(frozen=True)
+class _RewardSpec:
+    func: Callable[..., list[float | None]]
+    validate: Callable[[Mapping[str, Any]], None] | None = None
+
+    def param_names(self) -> list[str]:
+        signature = inspect.signature(self.func)
+        return [p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+_REGISTRY: dict[str, _RewardSpec] = {
+    "accuracy": _RewardSpec(accuracy_reward, validate_accuracy_params),
+    "format": _RewardSpec(format_reward),
+    "format_strict": _RewardSpec(format_strict_reward),
+    "cosine": _RewardSpec(cosine_reward, validate_cosine_params),
+}
+
+
+def available_rewards() -> list[str]:
+    """Names accepted by :func:`get_reward` (besides ``"module.path:function"`` import paths)."""
+    return sorted(_REGISTRY)
+
+
+def _check_reserved(name: str, params: Mapping[str, Any]) -> None:
+    reserved = sorted(RESERVED_KWARGS.intersection(params))
+    if reserved:
+        raise ValueError(f"Reward '{name}': parameter(s) {reserved} are passed by the trainer and cannot be bound")
+
+
+def _get_builtin(name: str, params: Mapping[str, Any]) -> RewardFunction:
+    spec = _REGISTRY[name]
+    _check_reserved(name, params)
+    accepted = spec.param_names()
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"Unknown parameter(s) {unknown} for reward '{name}'. "
+            f"Accepted parameters: {accepted if accepted else 'none'}."
+        )
+    if spec.validate is not None:
+        spec.validate(params)
+    return RewardFunction(name, spec.func, params)
+
+
+def _resolve_import_path(path: str) -> Callable[..., Any]:
+    module_name, _, attr_path = path.partition(":")
+    if not module_name or not attr_path:
+        raise ValueError(f"Invalid reward import path {path!r}: expected 'package.module:function'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ImportError(f"Cannot import module {module_name!r} for reward {path!r}: {exc}") from exc
+    for attr in attr_path.split("."):
+        try:
+            obj = getattr(obj, attr)
+        except AttributeError as exc:
+            raise ValueError(f"Reward {path!r}: {module_name!r} has no attribute {attr_path!r}") from exc
+    if inspect.isclass(obj) or not callable(obj):
+        raise TypeError(f"Reward {path!r} must resolve to a function or callable object, got {obj!r}")
+    return obj
+
+
+def _get_from_import_path(path: str, params: Mapping[str, Any]) -> RewardFunction:
+    func = _resolve_import_path(path)
+    name = getattr(func, "__name__", type(func).__name__)
+    _check_reserved(name, params)
+    if params:
+        try:
+            signature = inspect.signature(func)
+        except (TypeError, ValueError):  # builtins without a signature: cannot check eagerly
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind_partial(**params)
+            except TypeError as exc:
+                raise TypeError(f"Invalid parameter(s) {sorted(params)} for reward '{name}' ({path}): {exc}") from exc
+    is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__)
+    wrapper_cls = AsyncRewardFunction if is_async else RewardFunction
+    return wrapper_cls(name, func, params)
+
+
+def get_reward(name: str, **params: Any) -> RewardFunction:
+    """Build a TRL reward callable by registered ``name`` or ``"module.path:function"``, binding ``params``.
+
+    Raises:
+        ValueError: unknown name (message lists the available ones) or invalid param value.
+        TypeError: param not accepted by the reward.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"Reward name must be a string, got {type(name).__name__}")
+    if name in _REGISTRY:
+        return _get_builtin(name, params)
+    if ":" in name:
+        return _get_from_import_path(name, params)
+    raise ValueError(
+        f"Unknown reward {name!r}. Available rewards: {available_rewards()} "
+        "(or a user-defined reward as 'package.module:function')."
+    )

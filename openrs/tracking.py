@@ -1,0 +1,130 @@
+"""Run records: metrics.jsonl, completions.jsonl and the W&B run (offline unless a key is configured)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import netrc
+import os
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+log = logging.getLogger(__name__)
+
+
+def has_wandb_key() -> bool:
+    """True when W&B credentials exist (env var or ~/.netrc), so online logging cannot prompt."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def resolve_wandb_mode(requested: str) -> str:
+    """`auto` -> WANDB_MODE if the user set it, else online with a key, else offline. Never a login prompt."""
+    if requested != "auto":
+        return requested
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"]
+    return "online" if has_wandb_key() else "offline"
+
+
+def json_safe(value: Any) -> Any:
+    """Floats that JSON cannot hold (nan, inf) as None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line and flush, so a crash loses at most the line being written."""
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+
+
+class MetricsFileCallback(TrainerCallback):
+    """Writes every logged step to `metrics.jsonl` (the local source of truth, independent of W&B)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.last: dict[str, Any] = {}
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        record = {"step": state.global_step, **{k: json_safe(v) for k, v in logs.items()}}
+        self.last.update(record)
+        append_jsonl(self.path, record)
+
+
+class CompletionSamplerCallback(TrainerCallback):
+    """Every N steps: the latest batch (prompt, completion, each reward, advantage) to completions.jsonl + W&B.
+
+    TRL's own W&B table is overwritten under one key; this one logs a cumulative table so earlier steps stay
+    visible. Reads the trainer's `_logs` buffer (TRL 1.16 fills it on every step).
+    """
+
+    def __init__(self, run_dir: Path, every: int) -> None:
+        self.path = Path(run_dir) / "completions.jsonl"
+        self.every = every
+        self.trainer: Any = None
+        self.rows: list[dict[str, Any]] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.every <= 0 or self.trainer is None or not state.is_world_process_zero:
+            return
+        if state.global_step == 0 or state.global_step % self.every != 0:
+            return
+        buffers = self.trainer._logs
+        reward_names = list(buffers["rewards"].keys())
+        new_rows = []
+        for i, (prompt, completion) in enumerate(zip(buffers["prompt"], buffers["completion"], strict=True)):
+            row = {
+                "step": state.global_step,
+                "prompt": prompt[-1]["content"] if isinstance(prompt, list) else prompt,
+                "completion": completion[-1]["content"] if isinstance(completion, list) else completion,
+                **{f"reward/{name}": json_safe(buffers["rewards"][name][i]) for name in reward_names},
+                "advantage": json_safe(buffers["advantages"][i]),
+            }
+            new_rows.append(row)
+            append_jsonl(self.path, row)
+        self.rows.extend(new_rows)
+        self.log_table()
+
+    def log_table(self) -> None:
+        import wandb
+
+        if wandb.run is None or not self.rows:
+            return
+        columns = list(self.rows[0].keys())
+        table = wandb.Table(columns=columns, data=[[row.get(c) for c in columns] for row in self.rows])
+        wandb.log({"openrs/completions": table}, commit=False)
+
+
+def init_wandb(
+    logger_cfg: Any, run_dir: Path, run_name: str, group: str, config: dict[str, Any], tags: list[str]
+) -> Any:
+    """Start the W&B run in the run dir; TRL's callback then logs into it. Returns the run (None if disabled)."""
+    import wandb
+
+    mode = resolve_wandb_mode(getattr(logger_cfg.mode, "value", logger_cfg.mode))
+    if mode == "offline":
+        log.info("W&B is offline (no API key configured); sync later with: wandb sync %s/wandb/offline-run-*", run_dir)
+    os.environ["WANDB_MODE"] = mode
+    os.environ.setdefault("WANDB_SILENT", "true")
+    return wandb.init(
+        project=logger_cfg.project,
+        entity=logger_cfg.entity,
+        group=group,
+        job_type="train",
+        tags=tags,
+        name=run_name,
+        config=config,
+        dir=str(run_dir),
+        mode=mode,
+    )

@@ -1,0 +1,152 @@
+"""The GRPO recipe, top to bottom: model, data, rewards, trainer, train, save, record.
+
+Everything configurable was resolved into the plan (openrs.plan); this file builds objects from it and runs
+TRL's GRPOTrainer. Whatever happens, the run dir ends with a `summary.json` saying how the run ended.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from openrs import provenance
+from openrs.data.prepare import DataReport, prepare_dataset
+from openrs.naming import run_tags
+from openrs.plan import build_plan, to_plain
+from openrs.rewards import get_reward
+from openrs.tiny_model import ensure_tiny_model, is_tiny_model
+from openrs.tracking import CompletionSamplerCallback, MetricsFileCallback, init_wandb, json_safe
+
+log = logging.getLogger(__name__)
+
+
+def is_main_process() -> bool:
+    """Rank 0 (or a single process): the one that writes run files and owns the W&B run."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def resolve_model_path(cfg: DictConfig) -> str:
+    """A hub id or local dir; the tiny model is built offline on first use."""
+    if is_tiny_model(cfg.model.name_or_path):
+        return str(ensure_tiny_model(cfg.cache_dir))
+    return cfg.model.name_or_path
+
+
+def resolve_attention(requested: str) -> str:
+    """flash_attention_2 when the flash-attn package is installed, otherwise sdpa (with a warning)."""
+    if requested == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
+        log.warning("model.attn_implementation=flash_attention_2 but flash-attn is not installed: using sdpa.")
+        return "sdpa"
+    return requested
+
+
+def build_rewards(cfg: DictConfig) -> list[Any]:
+    """The reward callables, in config order (weights go to GRPOConfig.reward_weights)."""
+    return [get_reward(spec.name, **to_plain(spec.params)) for spec in cfg.reward.functions]
+
+
+def build_peft_config(cfg: DictConfig) -> Any:
+    """A PEFT LoraConfig when peft.enabled, else None."""
+    if not cfg.peft.enabled:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=cfg.peft.r,
+        lora_alpha=cfg.peft.lora_alpha,
+        lora_dropout=cfg.peft.lora_dropout,
+        target_modules=list(cfg.peft.target_modules),
+        task_type="CAUSAL_LM",
+    )
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def train(
+    cfg: DictConfig,
+    run_dir: Path,
+    run_name: str,
+    group: str,
+    checkpoint: Path | None = None,
+    extra_callbacks: list[Any] | None = None,
+) -> dict[str, Any]:
+    """Run GRPO as configured, writing everything into `run_dir`. Returns the summary (also in summary.json)."""
+    from transformers import AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    main = is_main_process()
+    started = time.time()
+    summary: dict[str, Any] = {"name": cfg.name, "run_name": run_name, "run_dir": str(run_dir), "status": "running"}
+    metrics_callback = MetricsFileCallback(run_dir)
+    trainer = None
+    wandb_run = None
+    report = DataReport()
+    try:
+        model_path = resolve_model_path(cfg)
+        tokenizer = AutoTokenizer.from_pretrained(model_path, revision=cfg.model.revision)
+        dataset, report = prepare_dataset(cfg, tokenizer)
+        plan = build_plan(cfg, str(run_dir))
+        grpo_kwargs = dict(plan["grpo"], run_name=run_name)
+        grpo_kwargs["model_init_kwargs"]["attn_implementation"] = resolve_attention(
+            grpo_kwargs["model_init_kwargs"]["attn_implementation"]
+        )
+        if main:
+            write_json(run_dir / "provenance.json", provenance.collect(report.fingerprint))
+            write_json(run_dir / "data_report.json", report.as_dict())
+            OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+            if to_plain(cfg.logger.name) == "wandb":
+                config = {"openrs": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), "plan": plan}
+                config["provenance"] = json.loads((run_dir / "provenance.json").read_text())
+                tags = run_tags(cfg.name, cfg.model.name_or_path, cfg.algorithm.name, list(cfg.logger.tags))
+                wandb_run = init_wandb(cfg.logger, run_dir, run_name, group, config, tags)
+        sampler = CompletionSamplerCallback(run_dir, cfg.logger.sample_completions_every)
+        trainer = GRPOTrainer(
+            model=model_path,
+            reward_funcs=build_rewards(cfg),
+            args=GRPOConfig(**grpo_kwargs),
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=build_peft_config(cfg),
+            callbacks=[metrics_callback, sampler, *(extra_callbacks or [])],
+        )
+        sampler.trainer = trainer
+        if checkpoint is not None:
+            log.info("Resuming from %s", checkpoint)
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        final_model = run_dir / "final_model"
+        trainer.save_model(str(final_model))
+        if main:
+            tokenizer.save_pretrained(str(final_model))
+        summary.update(status="completed", final_model=str(final_model))
+    except KeyboardInterrupt:
+        summary.update(status="interrupted")
+        raise
+    except BaseException as err:
+        summary.update(status="failed", error=f"{type(err).__name__}: {err}")
+        raise
+    finally:
+        summary.update(
+            wall_time_s=round(time.time() - started, 2),
+            steps=trainer.state.global_step if trainer is not None else 0,
+            max_steps=cfg.train.max_steps,
+            final_metrics={k: json_safe(v) for k, v in metrics_callback.last.items()},
+            data=report.as_dict(),
+            resumed_from=str(checkpoint) if checkpoint else None,
+        )
+        if wandb_run is not None:
+            summary["wandb"] = {"mode": wandb_run.settings.mode, "dir": str(wandb_run.dir), "url": wandb_run.url}
+            wandb_run.summary.update({"openrs/status": summary["status"], "openrs/wall_time_s": summary["wall_time_s"]})
+            wandb_run.finish(exit_code=0 if summary["status"] == "completed" else 1)
+        if main:
+            write_json(run_dir / "summary.json", summary)
+    return summary

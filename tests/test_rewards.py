@@ -1,0 +1,392 @@
+"""Tests for openrs.rewards (no network)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import pickle
+import sys
+import textwrap
+from collections import defaultdict
+from typing import Any
+
+import pytest
+
+import openrs.rewards.math_verify_utils as mvu
+from openrs.rewards import AsyncRewardFunction, available_rewards, get_reward
+from openrs.rewards.cosine import cosine_scaled_value
+
+
+class MetricSink:
+    """Stand-in for TRL's `log_metric` kwarg."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[float]] = defaultdict(list)
+
+    def __call__(self, name: str, value: float) -> None:
+        self.values[name].append(value)
+
+
+@pytest.fixture(autouse=True)
+def _reset_gold_warnings():
+    mvu._WARNED_GOLDS.clear()
+    yield
+    mvu._WARNED_GOLDS.clear()
+
+
+def boxed(answer: str, pad: int = 0) -> str:
+    return "x" * pad + f"The answer is \\boxed{{{answer}}}."
+
+
+# --- accuracy ------------------------------------------------------------------------------------------------
+
+
+def test_accuracy_correct_and_incorrect():
+    accuracy = get_reward("accuracy")
+    assert accuracy([boxed("420"), boxed("421")], solution=["420", "420"]) == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("gold", ["1/2", "0.5", "\\frac12", "\\frac{1}{2}", "\\dfrac{1}{2}", "$\\frac{1}{2}$"])
+@pytest.mark.parametrize("answer", ["0.5", "1/2", "\\frac{1}{2}", "\\dfrac{1}{2}", "\\tfrac{1}{2}"])
+def test_accuracy_equivalent_forms(gold: str, answer: str):
+    accuracy = get_reward("accuracy")
+    assert accuracy([boxed(answer), boxed("0.6")], solution=[gold, gold]) == [1.0, 0.0]
+
+
+def test_accuracy_completion_malformed_frac_is_wrong_as_in_recipe():
+    # malformed_operators=False in the recipe's completion config: `\frac12` in a completion is not parsed.
+    accuracy = get_reward("accuracy")
+    assert accuracy([boxed("\\frac12")], solution=["\\frac{1}{2}"]) == [0.0]
+
+
+@pytest.mark.parametrize("gold", ["420", "\\boxed{420}", "$420$", "So the total is $\\boxed{420}$ apples.", 420])
+def test_accuracy_gold_forms(gold: Any):
+    accuracy = get_reward("accuracy")
+    assert accuracy([boxed("420"), boxed("42")], solution=[gold, gold]) == [1.0, 0.0]
+
+
+def test_accuracy_gold_full_solution():
+    gold = "We compute $3 \\cdot 7 = 21$, then add $4$ to get \\boxed{25}."
+    accuracy = get_reward("accuracy")
+    assert accuracy([boxed("25"), boxed("21")], solution=[gold, gold]) == [1.0, 0.0]
+
+
+def test_accuracy_bare_gold_fraction():
+    accuracy = get_reward("accuracy")
+    assert accuracy([boxed("\\frac{1}{9}"), boxed("1/8")], solution=["\\dfrac{1}{9}"] * 2) == [1.0, 0.0]
+
+
+def test_accuracy_no_answer_in_completion_is_zero():
+    accuracy = get_reward("accuracy")
+    assert accuracy(["I am not sure.", ""], solution=["420", "420"]) == [0.0, 0.0]
+
+
+def test_accuracy_unparseable_gold_none_metric_and_single_warning(caplog: pytest.LogCaptureFixture):
+    accuracy = get_reward("accuracy")
+    sink = MetricSink()
+    completions = [boxed("420"), boxed("1"), boxed("420"), boxed("2")]
+    solutions = ["see figure", "see figure", "420", "420"]
+    with caplog.at_level(logging.WARNING, logger=mvu.__name__):
+        first = accuracy(completions, solution=solutions, log_metric=sink)
+        second = accuracy(completions, solution=solutions, log_metric=sink)
+    assert first == second == [None, None, 1.0, 0.0]
+    assert sink.values == {"accuracy/unparseable_gold": [2, 2]}
+    warnings = [r for r in caplog.records if "see figure" in r.getMessage()]
+    assert len(warnings) == 1  # once per distinct gold, not per completion nor per call
+
+
+def test_accuracy_metric_reported_as_zero_and_log_metric_optional():
+    accuracy = get_reward("accuracy")
+    sink = MetricSink()
+    assert accuracy([boxed("1")], solution=["1"], log_metric=sink) == [1.0]
+    assert sink.values == {"accuracy/unparseable_gold": [0]}
+    assert accuracy([boxed("1")], solution=["see figure"]) == [None]  # no log_metric kwarg: no error
+
+
+@pytest.mark.parametrize("gold", ["see figure", "", None, "The proof is left to the reader"])
+def test_unparseable_golds(gold: Any):
+    assert get_reward("accuracy")([boxed("1")], solution=[gold]) == [None]
+
+
+def test_gold_parsed_once_per_distinct_gold(monkeypatch: pytest.MonkeyPatch):
+    calls: list[tuple[str, bool]] = []
+    real_parse = mvu.parse
+
+    def counting_parse(pred: str, *args: Any, **kwargs: Any):
+        calls.append((pred, kwargs.get("extraction_config") is mvu.GOLD_EXTRACTION_CONFIG))
+        return real_parse(pred, *args, **kwargs)
+
+    monkeypatch.setattr(mvu, "parse", counting_parse)
+    golds = ["\\boxed{7}"] * 4 + ["420"] * 4 + ["see figure"] * 4
+    completions = [boxed(str(i)) for i in range(12)]
+    get_reward("accuracy")(completions, solution=golds)
+    gold_calls = [pred for pred, is_gold in calls if is_gold]
+    completion_calls = [pred for pred, is_gold in calls if not is_gold]
+    assert len(gold_calls) == len(set(gold_calls))  # no gold text parsed twice
+    assert gold_calls == ["\\boxed{7}", "420", "$420$", "see figure"]
+    assert len(completion_calls) == 8  # completions with an unparseable gold are not parsed
+
+
+def test_verification_errors_score_zero(monkeypatch: pytest.MonkeyPatch):
+    def broken_verify(*args: Any, **kwargs: Any):
+        raise ValueError("signal only works in main thread of the main interpreter")
+
+    def timeout_verify(*args: Any, **kwargs: Any):
+        raise mvu.TimeoutException("timeout")
+
+    accuracy = get_reward("accuracy")
+    for fake in (broken_verify, timeout_verify):
+        monkeypatch.setattr(mvu, "verify", fake)
+        assert accuracy([boxed("420")], solution=["420"]) == [0.0]
+
+
+def test_completion_parse_error_scores_zero(monkeypatch: pytest.MonkeyPatch):
+    real_parse = mvu.parse
+
+    def parse_failing_on_completions(pred: str, *args: Any, **kwargs: Any):
+        if kwargs.get("extraction_config") is mvu.COMPLETION_EXTRACTION_CONFIG:
+            raise RuntimeError("boom")
+        return real_parse(pred, *args, **kwargs)
+
+    monkeypatch.setattr(mvu, "parse", parse_failing_on_completions)
+    assert get_reward("accuracy")([boxed("420")], solution=["420"]) == [0.0]
+
+
+def test_gold_column_param_and_missing_column_error():
+    accuracy = get_reward("accuracy", gold_column="answer")
+    assert accuracy([boxed("3")], answer=["3"], problem=["1+2"]) == [1.0]
+    with pytest.raises(ValueError, match=r"'answer'.*\['problem', 'solution'\]"):
+        accuracy([boxed("3")], solution=["3"], problem=["1+2"], prompts=["p"], log_metric=MetricSink())
+
+
+def test_conversational_completions():
+    accuracy = get_reward("accuracy")
+    completions = [
+        [{"role": "assistant", "content": boxed("420")}],
+        [{"role": "assistant", "content": boxed("1")}],
+        [{"role": "assistant", "content": [{"type": "text", "text": boxed("420")}]}],
+    ]
+    assert accuracy(completions, solution=["420"] * 3) == [1.0, 0.0, 1.0]
+    fmt = get_reward("format")
+    assert fmt([[{"role": "assistant", "content": "think\n</think>\nanswer"}]]) == [1.0]
+    cosine = get_reward("cosine", max_len=10)
+    text = "\\boxed{4}"  # 9 characters
+    plain = cosine([text], solution=["4"])
+    conversational = cosine([[{"role": "assistant", "content": text}]], solution=["4"])
+    assert plain == conversational
+
+
+# --- format --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("completion", "expected"),
+    [
+        ("reasoning\n</think>\nThe answer is 4.", 1.0),
+        ("<think>\nreasoning\n</think>\n<answer>\n4\n</answer>", 1.0),
+        ("reasoning</think>\nanswer", 0.0),  # no newline before the tag
+        ("reasoning\n</think>answer", 0.0),  # no newline after the tag
+        ("a\n</think>\nb\n</think>\nc", 0.0),  # twice
+        ("no tags at all", 0.0),
+        ("", 0.0),
+    ],
+)
+def test_format(completion: str, expected: float):
+    assert get_reward("format")([completion]) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("completion", "expected"),
+    [
+        ("<think>\nreasoning\n</think>\n<answer>\n4\n</answer>", 1.0),
+        ("<think>\nmulti\nline\n</think>\n<answer>\n4\n</answer>", 1.0),
+        ("reasoning\n</think>\n<answer>\n4\n</answer>", 0.0),  # missing <think>
+        ("<think>\nr\n</think>\n4", 0.0),  # missing <answer>
+        ("<think>r</think><answer>4</answer>", 0.0),  # missing newlines
+        ("<think>\nr\n</think>\n<answer>\n4\n</answer> trailing text", 0.0),
+        ("preamble <think>\nr\n</think>\n<answer>\n4\n</answer>", 0.0),
+    ],
+)
+def test_format_strict(completion: str, expected: float):
+    assert get_reward("format_strict")([completion]) == [expected]
+
+
+# --- cosine --------------------------------------------------------------------------------------------------
+
+MAX_LEN = 100
+
+
+def _cosine_case(correct: bool, length: int, mode: str) -> float | None:
+    cosine = get_reward("cosine", max_len=MAX_LEN, mode=mode)
+    answer = "7" if correct else "8"
+    if mode == "faithful":
+        text = boxed(answer)
+        text = "x" * (length - len(text)) + text if length >= len(text) else text
+        assert length == 0 or len(text) == length
+        if length == 0:
+            text = ""
+        return cosine([text], solution=["7"])[0]
+    # fixed: token count from completion_ids, text length irrelevant
+    return cosine([boxed(answer)], solution=["7"], completion_ids=[[0] * length])[0]
+
+
+@pytest.mark.parametrize(
+    ("length", "correct_faithful", "wrong_faithful", "correct_fixed", "wrong_fixed"),
+    [
+        (MAX_LEN // 2, 0.75, -0.25, 0.75, -0.25),
+        (MAX_LEN, 0.5, -0.5, 0.5, -0.5),
+        (2 * MAX_LEN, 1.0, 0.0, 0.5, -0.5),  # faithful: cosine turns back up; fixed: clamped
+    ],
+)
+def test_cosine_lengths(length: int, correct_faithful, wrong_faithful, correct_fixed, wrong_fixed):
+    assert _cosine_case(True, length, "faithful") == pytest.approx(correct_faithful)
+    assert _cosine_case(False, length, "faithful") == pytest.approx(wrong_faithful)
+    assert _cosine_case(True, length, "fixed") == pytest.approx(correct_fixed)
+    assert _cosine_case(False, length, "fixed") == pytest.approx(wrong_fixed)
+
+
+def test_cosine_length_zero():
+    # faithful with an empty completion: wrong by construction -> 0.0
+    assert _cosine_case(False, 0, "faithful") == pytest.approx(0.0)
+    # fixed mode: zero tokens, correct/wrong decided on the text
+    assert _cosine_case(True, 0, "fixed") == pytest.approx(1.0)
+    assert _cosine_case(False, 0, "fixed") == pytest.approx(0.0)
+    for clamp in (False, True):
+        assert cosine_scaled_value(0, True, max_len=MAX_LEN, clamp=clamp) == pytest.approx(1.0)
+        assert cosine_scaled_value(0, False, max_len=MAX_LEN, clamp=clamp) == pytest.approx(0.0)
+
+
+def test_cosine_scaled_value_formula():
+    for length in range(0, 3 * MAX_LEN, 7):
+        progress = length / MAX_LEN
+        expected_correct = 0.5 + 0.25 * (1 + math.cos(math.pi * progress))
+        assert cosine_scaled_value(length, True, max_len=MAX_LEN) == pytest.approx(expected_correct)
+        assert cosine_scaled_value(2 * MAX_LEN, False, max_len=MAX_LEN) == pytest.approx(0.0)
+        assert cosine_scaled_value(3 * MAX_LEN, False, max_len=MAX_LEN, clamp=True) == pytest.approx(-0.5)
+
+
+def test_cosine_fixed_uses_tokens_not_characters():
+    cosine = get_reward("cosine", max_len=MAX_LEN, mode="fixed")
+    long_text = "y" * (5 * MAX_LEN) + boxed("7")
+    # 5x max_len characters but 0 tokens -> full reward; short text but max_len tokens -> floor
+    assert cosine([long_text, boxed("7")], solution=["7", "7"], completion_ids=[[], [1] * MAX_LEN]) == pytest.approx(
+        [1.0, 0.5]
+    )
+    faithful = get_reward("cosine", max_len=MAX_LEN)
+    assert faithful([long_text], solution=["7"], completion_ids=[[]])[0] != pytest.approx(1.0)
+
+
+def test_cosine_fixed_requires_completion_ids():
+    cosine = get_reward("cosine", mode="fixed")
+    with pytest.raises(ValueError, match="completion_ids"):
+        cosine([boxed("7")], solution=["7"])
+
+
+def test_cosine_custom_values_and_unparseable_gold():
+    sink = MetricSink()
+    cosine = get_reward("cosine", max_len=10, min_value_correct=0.0, max_value_correct=2.0, max_value_wrong=-1.0)
+    assert cosine([""], solution=["see figure"], log_metric=sink) == [None]
+    assert sink.values == {"cosine/unparseable_gold": [1]}
+    assert cosine_scaled_value(10, True, max_len=10, min_value_correct=0.0, max_value_correct=2.0) == pytest.approx(0)
+    assert cosine_scaled_value(5, False, max_len=10, max_value_wrong=-1.0) == pytest.approx(-0.5)
+
+
+# --- registry ------------------------------------------------------------------------------------------------
+
+
+def test_available_rewards_and_names():
+    assert available_rewards() == ["accuracy", "cosine", "format", "format_strict"]
+    for name in available_rewards():
+        reward = get_reward(name)
+        assert reward.__name__ == name
+        assert callable(reward)
+
+
+def test_trl_callable_name():
+    trl_utils = pytest.importorskip("trl.trainer.utils")
+    assert trl_utils.get_callable_name(get_reward("cosine", max_len=5)) == "cosine"
+    assert not trl_utils.is_async_callable(get_reward("accuracy"))
+
+
+def test_reward_is_picklable():
+    reward = pickle.loads(pickle.dumps(get_reward("cosine", max_len=10, mode="fixed")))
+    assert reward.__name__ == "cosine"
+    assert reward.params == {"max_len": 10, "mode": "fixed"}
+
+
+def test_unknown_reward_name():
+    with pytest.raises(ValueError, match=r"Unknown reward 'nope'.*accuracy.*cosine.*format.*format_strict"):
+        get_reward("nope")
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "exc", "pattern"),
+    [
+        ("cosine", {"max_length": 10}, TypeError, r"'max_length'.*'cosine'"),
+        ("format", {"gold_column": "x"}, TypeError, r"'gold_column'.*'format'"),
+        ("accuracy", {"foo": 1}, TypeError, r"'foo'.*'accuracy'"),
+        ("cosine", {"mode": "clamped"}, ValueError, r"'cosine'.*'mode'"),
+        ("cosine", {"max_len": 0}, ValueError, r"'cosine'.*'max_len'"),
+        ("cosine", {"max_len": True}, ValueError, r"'cosine'.*'max_len'"),
+        ("cosine", {"min_value_correct": "high"}, ValueError, r"'cosine'.*'min_value_correct'"),
+        ("cosine", {"max_value_wrong": float("nan")}, ValueError, r"'cosine'.*'max_value_wrong'"),
+        ("accuracy", {"gold_column": ""}, ValueError, r"'accuracy'.*'gold_column'"),
+        ("accuracy", {"log_metric": print}, ValueError, r"'accuracy'.*log_metric"),
+    ],
+)
+def test_bad_params_fail_eagerly(name: str, params: dict[str, Any], exc: type[Exception], pattern: str):
+    with pytest.raises(exc, match=pattern):
+        get_reward(name, **params)
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    source = textwrap.dedent(
+        """
+        def length_bonus(completions, scale=1.0, **kwargs):
+            return [scale * len(c) for c in completions]
+
+        def strict_sig(completions, solution, scale=1.0):
+            return [scale] * len(completions)
+
+        async def async_reward(completions, **kwargs):
+            return [1.0] * len(completions)
+
+        class NotAFunction:
+            pass
+        """
+    )
+    (tmp_path / "my_user_rewards.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "my_user_rewards"
+    sys.modules.pop("my_user_rewards", None)
+
+
+def test_import_path_reward(user_module: str):
+    reward = get_reward(f"{user_module}:length_bonus", scale=2.0)
+    assert reward.__name__ == "length_bonus"
+    assert reward(["ab", "abc"], solution=["x", "y"], prompts=["p", "q"]) == [4.0, 6.0]
+    assert get_reward(f"{user_module}:length_bonus")(completions=["a"]) == [1.0]
+    strict = get_reward(f"{user_module}:strict_sig", scale=3.0)
+    assert strict(["a"], solution=["x"]) == [3.0]
+
+
+def test_import_path_errors(user_module: str):
+    with pytest.raises(TypeError, match=r"strict_sig.*'bogus'|'bogus'.*strict_sig"):
+        get_reward(f"{user_module}:strict_sig", bogus=1)
+    with pytest.raises(TypeError, match="NotAFunction"):
+        get_reward(f"{user_module}:NotAFunction")
+    with pytest.raises(ValueError, match="no attribute"):
+        get_reward(f"{user_module}:missing")
+    with pytest.raises(ImportError, match="no_such_module_xyz"):
+        get_reward("no_such_module_xyz:f")
+    with pytest.raises(ValueError, match="Invalid reward import path"):
+        get_reward(":f")
+
+
+def test_import_path_async_reward(user_module: str):
+    reward = get_reward(f"{user_module}:async_reward")
+    assert isinstance(reward, AsyncRewardFunction)
+    assert reward.__name__ == "async_reward"
+    trl_utils = pytest.importorskip("trl.trainer.utils")
+    assert trl_utils.is_async_callable(reward)
