@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from openrs.config import OpenRSConfig
 from openrs.errors import ConfigError
 from openrs.plan import to_plain
 
 GPU_DTYPES = ("bfloat16", "float16")
+
+
+def check_schema(cfg: DictConfig) -> None:
+    """Re-validate the composed config against the schema: catches keys added with `+key=...` that it lacks."""
+    schema = OmegaConf.structured(OpenRSConfig)
+    try:
+        # as a plain container: merging the typed node itself would carry the added key's flags along
+        OmegaConf.merge(schema, OmegaConf.to_container(cfg, resolve=False))
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "?"
+        parent = OmegaConf.select(schema, key.rsplit(".", 1)[0]) if "." in key else schema
+        valid = sorted(parent.keys()) if isinstance(parent, DictConfig) else []
+        hint = f"; valid keys here: {', '.join(valid)}" if valid else ""
+        raise ConfigError(f"{key}: {str(err).splitlines()[0]}. Fix the spelling or remove it{hint}.") from err
 
 
 def check_batch_shapes(cfg: DictConfig) -> None:
@@ -74,5 +90,6 @@ def check_machine(cfg: DictConfig, cuda_available: bool) -> None:
 
 def check_config(cfg: DictConfig) -> None:
     """All checks that need no hardware (run for dry runs too)."""
+    check_schema(cfg)
     check_batch_shapes(cfg)
     check_rewards(cfg)

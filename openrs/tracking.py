@@ -74,12 +74,14 @@ class CompletionSamplerCallback(TrainerCallback):
         self.every = every
         self.trainer: Any = None
         self.rows: list[dict[str, Any]] = []
+        self.last_sampled_step = -1
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.every <= 0 or self.trainer is None or not state.is_world_process_zero:
             return
-        if state.global_step == 0 or state.global_step % self.every != 0:
-            return
+        if state.global_step % self.every != 0 or state.global_step in (0, self.last_sampled_step):
+            return  # the final train-summary log repeats the last step
+        self.last_sampled_step = state.global_step
         buffers = self.trainer._logs
         reward_names = list(buffers["rewards"].keys())
         new_rows = []

@@ -8,3 +8,8 @@ sign, weight or advantage bug in the GRPO path keeps it from rising.
 def digit_fraction(completions, **kwargs):
     texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
     return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]
+
+
+def explode(completions, **kwargs):
+    """A reward that crashes: the run must still leave a summary.json saying how it ended."""
+    raise RuntimeError("reward exploded on purpose")

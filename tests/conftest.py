@@ -1,0 +1,52 @@
+"""Shared fixtures: an isolated cache for the tiny model, offline hub settings, and helpers to run openrs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from openrs.__main__ import CONF_DIR  # importing registers the structured-config schema
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No hub, no W&B server: everything these tests touch exists on this machine."""
+    os.environ["OPENRS_CACHE"] = str(tmp_path_factory.mktemp("openrs_cache"))
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    os.environ.pop("WANDB_API_KEY", None)
+
+
+def compose_config(*overrides: str) -> DictConfig:
+    """The config `python -m openrs <overrides>` would run with (composed in-process)."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def run_openrs(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600):
+    """Run the real command line in a subprocess; returns the CompletedProcess (text mode)."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "openrs", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def dry_run(*overrides: str, tmp_path: Path) -> dict:
+    """`python -m openrs <overrides> dry_run=true`, parsed: stdout must be exactly one JSON object."""
+    result = run_openrs(*overrides, "dry_run=true", f"hydra.run.dir={tmp_path / 'dry'}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

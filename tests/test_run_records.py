@@ -1,0 +1,78 @@
+"""Naming, resume discovery and W&B mode selection (no W&B server: mode logic only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from openrs.errors import ConfigError
+from openrs.naming import run_name, run_tags
+from openrs.resume import latest_checkpoint, resume_target
+from openrs.tracking import resolve_wandb_mode
+
+
+def test_run_name_says_what_differs() -> None:
+    assert run_name("exp3", ["+experiment=exp3"]) == "exp3"
+    overrides = ["+experiment=exp3", "train.seed=1", "algorithm=dr_grpo", "logger.mode=offline", "dry_run=true"]
+    assert run_name("exp3", overrides) == "exp3-algorithm=dr_grpo,train.seed=1"
+
+
+def test_tags_name_experiment_model_and_algorithm() -> None:
+    tags = run_tags("exp3", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "grpo_2025", ["mine"])
+    assert tags == ["exp3", "DeepSeek-R1-Distill-Qwen-1.5B", "grpo_2025", "mine"]
+
+
+def make_run(root: Path, name: str, steps: list[int]) -> Path:
+    run = root / name
+    for step in steps:
+        (run / f"checkpoint-{step}").mkdir(parents=True)
+    run.mkdir(parents=True, exist_ok=True)
+    return run
+
+
+def test_latest_checkpoint_is_numeric_not_lexical(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "r", [50, 100, 450])
+    assert latest_checkpoint(run).name == "checkpoint-450"
+
+
+def test_resume_true_picks_the_latest_sibling_with_a_checkpoint(tmp_path: Path) -> None:
+    make_run(tmp_path, "2026-01-01_00-00-00", [50])
+    latest = make_run(tmp_path, "2026-01-02_00-00-00", [50, 100])
+    make_run(tmp_path, "2026-01-03_00-00-00", [])  # crashed before its first save
+    fresh = tmp_path / "2026-01-04_00-00-00"
+    fresh.mkdir()
+    assert resume_target(True, fresh) == (latest, latest / "checkpoint-100")
+    assert resume_target(False, fresh) == (fresh, None)
+    assert resume_target(str(latest), fresh) == (latest, latest / "checkpoint-100")
+
+
+def test_resume_without_checkpoints_says_what_to_do(tmp_path: Path) -> None:
+    fresh = tmp_path / "now"
+    fresh.mkdir()
+    with pytest.raises(ConfigError, match="no earlier run"):
+        resume_target(True, fresh)
+    with pytest.raises(ConfigError, match="no such run directory"):
+        resume_target(str(tmp_path / "missing"), fresh)
+
+
+def test_wandb_mode_is_offline_without_a_key(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    assert resolve_wandb_mode("auto") == "offline"
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert resolve_wandb_mode("auto") == "online"
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert resolve_wandb_mode("auto") == "disabled"  # the user's own WANDB_MODE wins over auto
+    assert resolve_wandb_mode("offline") == "offline"  # an explicit logger.mode wins over everything
+
+
+def test_wandb_key_in_netrc_counts(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine api.wandb.ai\n  login user\n  password " + "k" * 40 + "\n")
+    netrc.chmod(0o600)
+    assert resolve_wandb_mode("auto") == "online"

@@ -1,0 +1,114 @@
+"""The embedded default end to end: `python -m openrs` on CPU with the real GRPOTrainer and W&B offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForCausalLM
+
+from tests.conftest import run_openrs
+
+pytestmark = pytest.mark.slow
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """One real default run; HOME points to an empty dir so no W&B key can be found (offline mode)."""
+    tmp = tmp_path_factory.mktemp("tiny")
+    run_dir = tmp / "run"
+    env = {"HOME": str(tmp), "WANDB_MODE": ""}
+    result = run_openrs(f"hydra.run.dir={run_dir}", cwd=tmp, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir, result
+
+
+def test_metrics_file_has_every_step(tiny_run) -> None:
+    run_dir, _ = tiny_run
+    steps = [row for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row]
+    assert [row["step"] for row in steps] == list(range(1, 17))
+    for key in ("rewards/accuracy/mean", "rewards/format/mean", "kl", "completions/mean_length"):
+        assert key in steps[-1]
+
+
+def test_summary_records_how_the_run_ended(tiny_run) -> None:
+    run_dir, _ = tiny_run
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert summary["steps"] == summary["max_steps"] == 16
+    assert summary["wall_time_s"] > 0
+    assert summary["data"]["rows_kept"] == 256
+    assert "reward" in summary["final_metrics"]
+
+
+def test_final_model_is_saved_and_loads(tiny_run) -> None:
+    run_dir, _ = tiny_run
+    model = AutoModelForCausalLM.from_pretrained(run_dir / "final_model")
+    assert model.config.model_type == "qwen2"
+    assert (run_dir / "final_model" / "tokenizer_config.json").exists()
+    assert (run_dir / "checkpoint-16").is_dir()
+
+
+def test_wandb_ran_offline_in_the_run_dir(tiny_run) -> None:
+    run_dir, result = tiny_run
+    offline_runs = list((run_dir / "wandb").glob("offline-run-*"))
+    assert len(offline_runs) == 1
+    assert list(offline_runs[0].glob("*.wandb"))
+    assert "wandb sync" in result.stdout + result.stderr
+
+
+def test_provenance_traces_code_data_and_hardware(tiny_run) -> None:
+    run_dir, _ = tiny_run
+    record = json.loads((run_dir / "provenance.json").read_text())
+    assert record["openrs_version"]
+    assert set(record["git"]) == {"commit", "dirty"}
+    assert record["packages"]["trl"] and record["packages"]["transformers"] and record["packages"]["torch"]
+    assert "vllm" in record["packages"] and "math-verify" in record["packages"]
+    assert len(record["data_fingerprint"]) == 64
+    assert record["hardware"]["cpu_count"] >= 1 and "gpu_count" in record["hardware"]
+
+
+def test_completion_samples_carry_rewards_and_advantages(tiny_run) -> None:
+    run_dir, _ = tiny_run
+    rows = read_jsonl(run_dir / "completions.jsonl")
+    assert {row["step"] for row in rows} == {4, 8, 12, 16}
+    assert len(rows) == 4 * 8  # every 4 steps, the 8 completions of the latest batch
+    for key in ("prompt", "completion", "reward/accuracy", "reward/format", "advantage"):
+        assert key in rows[0]
+
+
+def test_resolved_config_and_hydra_record_are_kept(tiny_run) -> None:
+    run_dir, result = tiny_run
+    assert (run_dir / ".hydra" / "config.yaml").exists()
+    assert "name: tiny" in (run_dir / "config.yaml").read_text()
+    assert str(run_dir) in result.stdout  # tells the user where everything went
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    common = ["logger=none", "train.save_steps=2", "logger.sample_completions_every=0"]
+    assert run_openrs(*common, "train.max_steps=4", f"hydra.run.dir={first}", cwd=tmp_path).returncode == 0
+    again = run_openrs(
+        *common, "train.max_steps=6", f"resume={first}", f"hydra.run.dir={tmp_path / 'second'}", cwd=tmp_path
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    summary = json.loads((first / "summary.json").read_text())
+    assert summary["resumed_from"].endswith("checkpoint-4")
+    assert summary["steps"] == 6
+    steps = [row["step"] for row in read_jsonl(first / "metrics.jsonl") if "reward" in row]
+    assert steps == [1, 2, 3, 4, 5, 6]  # the resumed run appended steps 5-6, none redone
+
+
+def test_a_crash_still_writes_a_summary(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    reward = "reward.functions=[{name: 'tests.learning_rewards:explode'}]"
+    result = run_openrs("logger=none", reward, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode != 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "failed"
+    assert "reward exploded on purpose" in summary["error"]
