@@ -29,7 +29,7 @@ from openrs.data.synthetic import make_arithmetic_dataset
 logger = logging.getLogger(__name__)
 
 TINY_MODEL_NAME = "openrs-tiny"
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 
 _STAMP_FILE = "openrs_tiny.json"
 _SEED = 1234
@@ -40,6 +40,9 @@ _PAD_TOKEN = "<|endoftext|>"
 _IM_START = "<|im_start|>"
 _IM_END = "<|im_end|>"
 _SPECIAL_TOKENS = [_PAD_TOKEN, _IM_START, _IM_END]
+# The recipe's format marker as ONE (non-special) token: a random policy then emits it now and then (about 1 in
+# 700 tokens), so the format reward varies within groups and even the untrained tiny model gets a GRPO signal.
+_FORMAT_MARKER = "\n</think>\n"
 
 # Qwen2's pre-tokenization regex: note ``\p{N}`` matches a single digit, so numbers are split digit by digit.
 _PRETOKENIZE_REGEX = (
@@ -115,8 +118,10 @@ def ensure_tiny_model(cache_dir: str | Path | None = None) -> Path:
     start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=root))
     try:
-        tmp.chmod(0o755)  # mkdtemp creates 0o700; the cache may be shared between users.
         _build(tmp)
+        tmp.chmod(0o755)  # mkdtemp creates 0o700 (and files may be 0o600); the cache may be shared between users.
+        for path in tmp.iterdir():
+            path.chmod(0o644)
         try:
             os.replace(tmp, target)
         except OSError:
@@ -180,6 +185,9 @@ def _build_tokenizer():  # -> transformers.PreTrainedTokenizerFast
     )
     tokenizer.train_from_iterator(_training_corpus(), trainer=trainer)
 
+    from tokenizers import AddedToken
+
+    tokenizer.add_tokens([AddedToken(_FORMAT_MARKER, normalized=False, special=False)])
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         eos_token=_IM_END,

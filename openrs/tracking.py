@@ -114,8 +114,9 @@ def init_wandb(
     """Start the W&B run in the run dir; TRL's callback then logs into it. Returns the run (None if disabled)."""
     import wandb
 
-    mode = resolve_wandb_mode(getattr(logger_cfg.mode, "value", logger_cfg.mode))
-    if mode == "offline":
+    requested = getattr(logger_cfg.mode, "value", logger_cfg.mode)
+    mode = resolve_wandb_mode(requested)
+    if mode == "offline" and requested == "auto" and not os.environ.get("WANDB_MODE"):
         log.info("W&B is offline (no API key configured); sync later with: wandb sync %s/wandb/offline-run-*", run_dir)
     os.environ["WANDB_MODE"] = mode
     os.environ.setdefault("WANDB_SILENT", "true")

@@ -128,7 +128,7 @@ def test_every_grpo_argument_is_a_trl_field(experiment: str | None) -> None:
 def test_tiny_plan_builds_a_real_grpo_config(tmp_path) -> None:
     plan = plan_for()
     args = GRPOConfig(**dict(plan["grpo"], output_dir=str(tmp_path)))
-    assert args.loss_type == "grpo" and args.beta == 0.04 and args.num_generations == 4
+    assert args.loss_type == "grpo" and args.beta == 0.04 and args.num_generations == 8
     assert args.use_vllm is False
 
 
