@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from openrs.config import R1_SYSTEM_PROMPT
 from openrs.data.synthetic import make_arithmetic_dataset
 
 logger = logging.getLogger(__name__)
@@ -59,13 +60,6 @@ _CHAT_TEMPLATE = (
     "{%- endif %}"
 )
 
-_SYSTEM_PROMPT = (
-    "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. The "
-    "assistant first thinks about the reasoning process in the mind and then provides the user with the answer, "
-    "and put your final answer within \\boxed{{}} . The reasoning process and answer are enclosed within <think> "
-    "</think> and <answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> <answer> "
-    "answer here </answer>. Note that respond by English, NOT use other languages."
-)
 
 _ENGLISH_TEXT = (
     "The quick brown fox jumps over the lazy dog. Let me think step by step about this problem. "
@@ -150,12 +144,12 @@ def _is_complete(path: Path) -> bool:
 
 def _training_corpus() -> list[str]:
     """Return the in-process text corpus used to train the BPE tokenizer."""
-    corpus: list[str] = [_SYSTEM_PROMPT] * 20 + [_ENGLISH_TEXT] * 10
+    corpus: list[str] = [R1_SYSTEM_PROMPT] * 20 + [_ENGLISH_TEXT] * 10
     for row in make_arithmetic_dataset(3000, seed=_SEED, max_operand=100):
         reasoning = row["solution"].split(". ")[0]
         corpus.append(row["problem"])
         corpus.append(row["solution"])
-        corpus.append(f"system\n{_SYSTEM_PROMPT}\nuser\n{row['problem']}\nassistant\n")
+        corpus.append(f"system\n{R1_SYSTEM_PROMPT}\nuser\n{row['problem']}\nassistant\n")
         corpus.append(f"<think>\n{reasoning}.\n</think>\n<answer>\n\\boxed{{{row['answer']}}}\n</answer>")
     return corpus
 
