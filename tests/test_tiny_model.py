@@ -146,7 +146,7 @@ def test_tokenizer_matches_raw_tokenizers_file(model_dir: Path, tokenizer) -> No
 def test_tokenizer_vocab_learned_from_corpus(tokenizer) -> None:
     # Frequent corpus words become single tokens, so the system prompt is compressed well below its byte length.
     assert len(tokenizer.tokenize(" answer")) == 1
-    assert len(tokenizer.encode(tiny._SYSTEM_PROMPT)) < len(tiny._SYSTEM_PROMPT) / 3
+    assert len(tokenizer.encode(tiny.R1_SYSTEM_PROMPT)) < len(tiny.R1_SYSTEM_PROMPT) / 3
 
 
 def test_chat_template(tokenizer) -> None:
