@@ -7,7 +7,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from openrs.config import OpenRSConfig
 from openrs.errors import ConfigError
-from openrs.plan import to_plain
+from openrs.plan import to_plain, training_processes
 
 GPU_DTYPES = ("bfloat16", "float16")
 
@@ -29,7 +29,7 @@ def check_schema(cfg: DictConfig) -> None:
 def check_batch_shapes(cfg: DictConfig) -> None:
     """GRPO needs whole groups in every generation batch (TRL's rule, checked here before loading anything)."""
     train = cfg.train
-    processes = cfg.launcher.num_processes if to_plain(cfg.launcher.name) == "accelerate" else 1
+    processes = training_processes(cfg)
     if train.num_generations < 2:
         raise ConfigError(
             f"train.num_generations={train.num_generations}: GRPO compares completions within a group, so it "

@@ -17,7 +17,13 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from openrs.errors import ConfigError
-from openrs.plan import accelerate_config_path, to_plain, vllm_max_model_length
+from openrs.plan import (
+    accelerate_config_path,
+    to_plain,
+    training_processes,
+    vllm_max_model_length,
+    vllm_server_gpus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +33,10 @@ def inside_distributed_launch() -> bool:
     return "LOCAL_RANK" in os.environ
 
 
-def uses_vllm_server(cfg: DictConfig) -> bool:
-    return to_plain(cfg.rollout.backend) == "vllm" and to_plain(cfg.rollout.vllm_mode) == "server"
-
-
 def gpu_split(cfg: DictConfig) -> tuple[list[int], list[int]]:
     """(training GPU ids, vLLM server GPU ids): training on the first GPUs, the server on the next ones."""
-    train_gpus = list(range(cfg.launcher.num_processes))
-    server_count = cfg.rollout.server_gpus if uses_vllm_server(cfg) else 0
-    return train_gpus, list(range(len(train_gpus), len(train_gpus) + server_count))
+    train_gpus = list(range(training_processes(cfg)))
+    return train_gpus, list(range(len(train_gpus), len(train_gpus) + vllm_server_gpus(cfg)))
 
 
 def accelerate_argv(cfg: DictConfig, overrides: list[str], run_dir: Path, resuming: bool = False) -> list[str]:

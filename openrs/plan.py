@@ -121,17 +121,27 @@ def accelerate_config_path(name_or_path: str) -> Path:
     return shipped if shipped.exists() else Path(name_or_path)
 
 
+def training_processes(cfg: DictConfig) -> int:
+    """Processes that train: launcher.num_processes under accelerate, else 1."""
+    return cfg.launcher.num_processes if to_plain(cfg.launcher.name) == LauncherName.accelerate.value else 1
+
+
+def vllm_server_gpus(cfg: DictConfig) -> int:
+    """GPUs reserved for a separate `trl vllm-serve` process (0 unless rollout is vLLM in server mode)."""
+    in_server_mode = to_plain(cfg.rollout.vllm_mode) == VllmMode.server.value
+    return (
+        cfg.rollout.server_gpus if to_plain(cfg.rollout.backend) == RolloutBackend.vllm.value and in_server_mode else 0
+    )
+
+
 def launcher_plan(cfg: DictConfig) -> dict[str, Any]:
     """How the run is launched: processes, accelerate config and GPUs needed in total."""
     launcher = to_plain(cfg.launcher)
-    server_gpus = 0
-    if to_plain(cfg.rollout.backend) == RolloutBackend.vllm.value and to_plain(cfg.rollout.vllm_mode) == "server":
-        server_gpus = cfg.rollout.server_gpus
     if launcher["name"] == LauncherName.accelerate.value and launcher["accelerate_config"]:
         launcher["accelerate_config"] = str(accelerate_config_path(launcher["accelerate_config"]))
-    launcher["training_gpus"] = cfg.launcher.num_processes if launcher["name"] == "accelerate" else 1
-    launcher["vllm_server_gpus"] = server_gpus
-    launcher["total_gpus"] = launcher["training_gpus"] + server_gpus
+    launcher["training_gpus"] = training_processes(cfg)
+    launcher["vllm_server_gpus"] = vllm_server_gpus(cfg)
+    launcher["total_gpus"] = launcher["training_gpus"] + launcher["vllm_server_gpus"]
     return launcher
 
 

@@ -111,10 +111,12 @@ class CompletionSamplerCallback(TrainerCallback):
 def init_wandb(
     logger_cfg: Any, run_dir: Path, run_name: str, group: str, config: dict[str, Any], tags: list[str]
 ) -> Any:
-    """Start the W&B run in the run dir; TRL's callback then logs into it. Returns the run (None if disabled)."""
+    """Start the W&B run in the run dir; TRL's callback then logs into it (mode disabled gives a no-op run)."""
     import wandb
 
-    requested = getattr(logger_cfg.mode, "value", logger_cfg.mode)
+    from openrs.plan import to_plain
+
+    requested = to_plain(logger_cfg.mode)
     mode = resolve_wandb_mode(requested)
     if mode == "offline" and requested == "auto" and not os.environ.get("WANDB_MODE"):
         log.info("W&B is offline (no API key configured); sync later with: wandb sync %s/wandb/offline-run-*", run_dir)

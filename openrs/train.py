@@ -101,12 +101,13 @@ def train(
             grpo_kwargs["model_init_kwargs"]["attn_implementation"]
         )
         if main:
-            write_json(run_dir / "provenance.json", provenance.collect(report.fingerprint))
+            record = provenance.collect(report.fingerprint)
+            write_json(run_dir / "provenance.json", record)
             write_json(run_dir / "data_report.json", report.as_dict())
             OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
             if to_plain(cfg.logger.name) == "wandb":
                 config = {"openrs": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), "plan": plan}
-                config["provenance"] = json.loads((run_dir / "provenance.json").read_text())
+                config["provenance"] = record
                 tags = run_tags(cfg.name, cfg.model.name_or_path, cfg.algorithm.name, list(cfg.logger.tags))
                 wandb_run = init_wandb(cfg.logger, run_dir, run_name, group, config, tags)
         sampler = CompletionSamplerCallback(run_dir, cfg.logger.sample_completions_every)

@@ -170,3 +170,13 @@ def test_colocated_vllm_passes_memory_and_parallel_settings() -> None:
     assert grpo["vllm_gpu_memory_utilization"] == 0.3
     assert grpo["vllm_tensor_parallel_size"] == 1
     assert "vllm_server_port" not in grpo
+
+
+def test_device_option_reaches_trl_and_the_machine_check() -> None:
+    from openrs.checks import check_machine
+    from openrs.errors import ConfigError
+
+    assert plan_for("train.device=cpu")["grpo"]["use_cpu"] is True
+    assert plan_for()["grpo"]["use_cpu"] is False  # auto: CUDA when available
+    with pytest.raises(ConfigError, match="train.device=cuda"):
+        check_machine(compose_config("train.device=cuda"), cuda_available=False)

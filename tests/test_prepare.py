@@ -82,3 +82,10 @@ def test_fingerprint_changes_with_the_data(tokenizer) -> None:
     _, a = prepare_dataset(compose_config(), tokenizer)
     _, b = prepare_dataset(compose_config("dataset.synthetic.seed=1"), tokenizer)
     assert len(a.fingerprint) == 64 and a.fingerprint != b.fingerprint
+
+
+def test_cache_dir_option_places_the_tiny_model(tmp_path) -> None:
+    from openrs.train import resolve_model_path
+
+    path = resolve_model_path(compose_config(f"cache_dir={tmp_path}"))
+    assert path.startswith(str(tmp_path)) and (tmp_path / path).is_dir()
