@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+import openrs.rewards.correctness as correctness
 import openrs.rewards.math_verify_utils as mvu
 from openrs.rewards import AsyncRewardFunction, available_rewards, get_reward
 from openrs.rewards.cosine import cosine_scaled_value
+from openrs.rewards.length import kimi_length_values
 
 
 class MetricSink:
@@ -29,9 +31,9 @@ class MetricSink:
 
 @pytest.fixture(autouse=True)
 def _reset_gold_warnings():
-    mvu._WARNED_GOLDS.clear()
+    correctness._WARNED_GOLDS.clear()
     yield
-    mvu._WARNED_GOLDS.clear()
+    correctness._WARNED_GOLDS.clear()
 
 
 def boxed(answer: str, pad: int = 0) -> str:
@@ -86,11 +88,11 @@ def test_accuracy_unparseable_gold_none_metric_and_single_warning(caplog: pytest
     sink = MetricSink()
     completions = [boxed("420"), boxed("1"), boxed("420"), boxed("2")]
     solutions = ["see figure", "see figure", "420", "420"]
-    with caplog.at_level(logging.WARNING, logger=mvu.__name__):
+    with caplog.at_level(logging.WARNING, logger=correctness.__name__):
         first = accuracy(completions, solution=solutions, log_metric=sink)
         second = accuracy(completions, solution=solutions, log_metric=sink)
     assert first == second == [None, None, 1.0, 0.0]
-    assert sink.values == {"accuracy/unparseable_gold": [2, 2]}
+    assert sink.values["accuracy/unparseable_gold"] == [2, 2]
     warnings = [r for r in caplog.records if "see figure" in r.getMessage()]
     assert len(warnings) == 1  # once per distinct gold, not per completion nor per call
 
@@ -99,7 +101,7 @@ def test_accuracy_metric_reported_as_zero_and_log_metric_optional():
     accuracy = get_reward("accuracy")
     sink = MetricSink()
     assert accuracy([boxed("1")], solution=["1"], log_metric=sink) == [1.0]
-    assert sink.values == {"accuracy/unparseable_gold": [0]}
+    assert sink.values["accuracy/unparseable_gold"] == [0]
     assert accuracy([boxed("1")], solution=["see figure"]) == [None]  # no log_metric kwarg: no error
 
 
@@ -109,6 +111,7 @@ def test_unparseable_golds(gold: Any):
 
 
 def test_gold_parsed_once_per_distinct_gold(monkeypatch: pytest.MonkeyPatch):
+    # workers=0 judges in this process, so the patched parse sees every call.
     calls: list[tuple[str, bool]] = []
     real_parse = mvu.parse
 
@@ -119,25 +122,42 @@ def test_gold_parsed_once_per_distinct_gold(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(mvu, "parse", counting_parse)
     golds = ["\\boxed{7}"] * 4 + ["420"] * 4 + ["see figure"] * 4
     completions = [boxed(str(i)) for i in range(12)]
-    get_reward("accuracy")(completions, solution=golds)
+    get_reward("accuracy", workers=0)(completions, solution=golds)
     gold_calls = [pred for pred, is_gold in calls if is_gold]
     completion_calls = [pred for pred, is_gold in calls if not is_gold]
     assert len(gold_calls) == len(set(gold_calls))  # no gold text parsed twice
-    assert gold_calls == ["\\boxed{7}", "420", "$420$", "see figure"]
+    assert gold_calls == ["\\boxed{7}", "$420$", "see figure"]  # a bare gold is parsed whole first
     assert len(completion_calls) == 8  # completions with an unparseable gold are not parsed
 
 
-def test_verification_errors_score_zero(monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize("workers", [0, 1])
+def test_metrics_count_each_verdict(workers: int):
+    sink = MetricSink()
+    completions = [boxed("420"), "no box here", boxed("421"), boxed("1")]
+    golds = ["420", "420", "420", "see figure"]
+    rewards = get_reward("accuracy", workers=workers)(completions, solution=golds, log_metric=sink)
+    assert rewards == [1.0, 0.0, 0.0, None]
+    assert sink.values == {
+        "accuracy/unparseable_gold": [1],
+        "accuracy/no_answer": [1],
+        "accuracy/verify_timeouts": [0],
+        "accuracy/verify_errors": [0],
+    }
+
+
+def test_verification_errors_and_timeouts_score_zero_and_are_counted(monkeypatch: pytest.MonkeyPatch):
     def broken_verify(*args: Any, **kwargs: Any):
         raise ValueError("signal only works in main thread of the main interpreter")
 
     def timeout_verify(*args: Any, **kwargs: Any):
-        raise mvu.TimeoutException("timeout")
+        raise mvu.ItemTimeout
 
-    accuracy = get_reward("accuracy")
-    for fake in (broken_verify, timeout_verify):
+    accuracy = get_reward("accuracy", workers=0)
+    for fake, metric in ((broken_verify, "accuracy/verify_errors"), (timeout_verify, "accuracy/verify_timeouts")):
         monkeypatch.setattr(mvu, "verify", fake)
-        assert accuracy([boxed("420")], solution=["420"]) == [0.0]
+        sink = MetricSink()
+        assert accuracy([boxed("420")], solution=["420"], log_metric=sink) == [0.0]
+        assert sink.values[metric] == [1]
 
 
 def test_completion_parse_error_scores_zero(monkeypatch: pytest.MonkeyPatch):
@@ -149,7 +169,7 @@ def test_completion_parse_error_scores_zero(monkeypatch: pytest.MonkeyPatch):
         return real_parse(pred, *args, **kwargs)
 
     monkeypatch.setattr(mvu, "parse", parse_failing_on_completions)
-    assert get_reward("accuracy")([boxed("420")], solution=["420"]) == [0.0]
+    assert get_reward("accuracy", workers=0)([boxed("420")], solution=["420"]) == [0.0]
 
 
 def test_gold_column_param_and_missing_column_error():
@@ -286,18 +306,86 @@ def test_cosine_custom_values_and_unparseable_gold():
     sink = MetricSink()
     cosine = get_reward("cosine", max_len=10, min_value_correct=0.0, max_value_correct=2.0, max_value_wrong=-1.0)
     assert cosine([""], solution=["see figure"], log_metric=sink) == [None]
-    assert sink.values == {"cosine/unparseable_gold": [1]}
+    assert sink.values["cosine/unparseable_gold"] == [1]
     assert cosine_scaled_value(10, True, max_len=10, min_value_correct=0.0, max_value_correct=2.0) == pytest.approx(0)
     assert cosine_scaled_value(5, False, max_len=10, max_value_wrong=-1.0) == pytest.approx(-0.5)
+
+
+# --- length (Kimi k1.5) ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lengths", "correct", "expected"),
+    [
+        ([10, 20, 30], [True, True, True], [0.5, 0.0, -0.5]),
+        ([10, 20, 30], [False, False, False], [0.0, 0.0, -0.5]),
+        ([10, 15, 30], [True, False, None], [0.5, 0.0, None]),
+        ([7, 7, 7], [True, False, True], [0.0, 0.0, 0.0]),  # all the same length
+        ([0, 40], [False, True], [0.0, -0.5]),
+        ([], [], []),
+    ],
+)
+def test_kimi_length_values(lengths, correct, expected):
+    assert kimi_length_values(lengths, correct) == pytest.approx(expected)
+
+
+def test_length_faithful_uses_characters_over_the_whole_batch():
+    length = get_reward("length")
+    short, long = boxed("7"), boxed("7", pad=40)
+    # two prompts in one batch: the min/max are taken over all four completions, as in open-r1
+    rewards = length([short, long, boxed("8"), boxed("7", pad=20)], solution=["7", "7", "8", "7"])
+    span = len(long) - len(short)
+    assert rewards == pytest.approx([0.5, -0.5, 0.5, 0.5 - 20 / span])
+
+
+def test_length_fixed_uses_tokens_within_each_prompt_group():
+    length = get_reward("length", mode="fixed")
+    completions = [boxed("7"), boxed("7"), boxed("8"), boxed("9")]
+    rewards = length(
+        completions,
+        solution=["7", "7", "8", "8"],
+        prompts=["p1", "p1", "p2", "p2"],
+        completion_ids=[[0] * 100, [0] * 300, [0] * 10, [0] * 20],
+    )
+    # p1: both correct, 100 vs 300 tokens; p2: correct short (0.5) and wrong long (min(0, -0.5))
+    assert rewards == pytest.approx([0.5, -0.5, 0.5, -0.5])
+
+
+def test_length_fixed_needs_prompts_and_completion_ids():
+    length = get_reward("length", mode="fixed")
+    with pytest.raises(ValueError, match="completion_ids"):
+        length([boxed("7")], solution=["7"], prompts=["p"])
+    with pytest.raises(ValueError, match="`prompts` kwarg"):
+        length([boxed("7")], solution=["7"], completion_ids=[[1]])
+
+
+def test_length_unparseable_gold_is_none_and_counted():
+    sink = MetricSink()
+    rewards = get_reward("length")([boxed("1"), boxed("2", pad=9)], solution=["see figure", "2"], log_metric=sink)
+    assert rewards == [None, -0.5]
+    assert sink.values["length/unparseable_gold"] == [1]
 
 
 # --- registry ------------------------------------------------------------------------------------------------
 
 
+REQUIRED_PARAMS = {"overlong": {"max_length": 64}}
+
+
 def test_available_rewards_and_names():
-    assert available_rewards() == ["accuracy", "cosine", "format", "format_strict"]
+    assert available_rewards() == [
+        "accuracy",
+        "cosine",
+        "format",
+        "format_strict",
+        "language",
+        "length",
+        "overlong",
+        "repetition_penalty",
+        "tag_count",
+    ]
     for name in available_rewards():
-        reward = get_reward(name)
+        reward = get_reward(name, **REQUIRED_PARAMS.get(name, {}))
         assert reward.__name__ == name
         assert callable(reward)
 

@@ -9,6 +9,15 @@ Registered rewards (see each module for formula, params, defaults and source):
 * ``accuracy`` -- :mod:`openrs.rewards.accuracy`
 * ``format`` / ``format_strict`` -- :mod:`openrs.rewards.format`
 * ``cosine`` -- :mod:`openrs.rewards.cosine`
+* ``length`` -- :mod:`openrs.rewards.length`
+* ``tag_count`` -- :mod:`openrs.rewards.tag_count`
+* ``repetition_penalty`` -- :mod:`openrs.rewards.repetition`
+* ``language`` -- :mod:`openrs.rewards.language`
+* ``overlong`` -- :mod:`openrs.rewards.overlong`
+
+The correctness rewards (``accuracy``, ``cosine``, ``length``) judge answers in worker processes under a per-item
+time limit (:mod:`openrs.rewards.verify_pool`) and report their metrics as described in
+:mod:`openrs.rewards.correctness`. ``docs/REWARDS.md`` has the overview.
 
 A user-defined reward can be loaded by import path, ``get_reward("my_pkg.my_module:my_reward", alpha=0.1)``; params
 are bound like :func:`functools.partial` and ``__name__`` stays the function's name.
@@ -25,6 +34,11 @@ from typing import Any
 from openrs.rewards.accuracy import accuracy_reward, validate_accuracy_params
 from openrs.rewards.cosine import cosine_reward, validate_cosine_params
 from openrs.rewards.format import format_reward, format_strict_reward
+from openrs.rewards.language import language_reward, validate_language_params
+from openrs.rewards.length import length_reward, validate_length_params
+from openrs.rewards.overlong import overlong_reward, validate_overlong_params
+from openrs.rewards.repetition import repetition_penalty_reward, validate_repetition_penalty_params
+from openrs.rewards.tag_count import tag_count_reward, validate_tag_count_params
 
 __all__ = ["AsyncRewardFunction", "RewardFunction", "available_rewards", "get_reward"]
 
@@ -77,6 +91,11 @@ _REGISTRY: dict[str, _RewardSpec] = {
     "format": _RewardSpec(format_reward),
     "format_strict": _RewardSpec(format_strict_reward),
     "cosine": _RewardSpec(cosine_reward, validate_cosine_params),
+    "length": _RewardSpec(length_reward, validate_length_params),
+    "tag_count": _RewardSpec(tag_count_reward, validate_tag_count_params),
+    "repetition_penalty": _RewardSpec(repetition_penalty_reward, validate_repetition_penalty_params),
+    "language": _RewardSpec(language_reward, validate_language_params),
+    "overlong": _RewardSpec(overlong_reward, validate_overlong_params),
 }
 
 

@@ -5,14 +5,17 @@ Source of the faithful behaviour: open-r1/open-rs ``src/open_r1/rewards.py`` (``
 Formula::
 
     reward = 1.0 if verify(parse(gold), parse(completion)) else 0.0
-    reward = None  if the gold cannot be parsed   (original: 1.0)
+    reward = None  if the gold cannot be parsed   (original: 1.0, a free reward)
 
-Parsing/verification details (extraction configs, bare-answer golds, error handling) are in
-:mod:`openrs.rewards.math_verify_utils`. Errors and timeouts score 0.0. Samples with an unparseable gold get ``None``
-(skipped by TRL); their count is reported as metric ``accuracy/unparseable_gold`` through TRL's ``log_metric`` kwarg.
+Parsing details (extraction configs, bare-answer golds) are in :mod:`openrs.rewards.math_verify_utils`; the time limit
+and worker processes in :mod:`openrs.rewards.verify_pool`; metrics (``accuracy/unparseable_gold``,
+``accuracy/no_answer``, ``accuracy/verify_timeouts``, ``accuracy/verify_errors``) in
+:mod:`openrs.rewards.correctness`. Timeouts and errors score 0.0 and never raise.
 
 Params:
-    gold_column (str, default ``"solution"``): dataset column holding the gold solution/answer.
+    gold_column (str, ``"solution"``): dataset column holding the gold solution/answer.
+    timeout_s (float, 5.0): time limit per gold parse and per completion.
+    workers (int | None, None): verification processes; None = one per core (max 8), 0 = in-process.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from openrs.rewards.completions import completions_to_texts
-from openrs.rewards.math_verify_utils import get_gold_column, report_unparseable_gold, score_correctness
-from openrs.rewards.params import check_column_name
+from openrs.rewards.correctness import score_completions, validate_correctness_params
+from openrs.rewards.verify_pool import DEFAULT_TIMEOUT_S
 
 __all__ = ["accuracy_reward", "validate_accuracy_params"]
 
@@ -30,14 +33,24 @@ REWARD_NAME = "accuracy"
 
 
 def validate_accuracy_params(params: Mapping[str, Any]) -> None:
-    if "gold_column" in params:
-        check_column_name(REWARD_NAME, "gold_column", params["gold_column"])
+    validate_correctness_params(REWARD_NAME, params)
 
 
-def accuracy_reward(completions: list[Any], *, gold_column: str = "solution", **kwargs: Any) -> list[float | None]:
+def accuracy_reward(
+    completions: list[Any],
+    *,
+    gold_column: str = "solution",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    workers: int | None = None,
+    **kwargs: Any,
+) -> list[float | None]:
     """TRL reward function: 1.0 / 0.0 per completion, ``None`` where the gold is unparseable."""
-    validate_accuracy_params({"gold_column": gold_column})
-    golds = get_gold_column(kwargs, gold_column, REWARD_NAME)
-    correctness = score_correctness(completions_to_texts(completions), golds, REWARD_NAME)
-    report_unparseable_gold(kwargs, correctness, REWARD_NAME)
-    return [None if correct is None else float(correct) for correct in correctness]
+    correct = score_completions(
+        completions_to_texts(completions),
+        kwargs,
+        REWARD_NAME,
+        gold_column=gold_column,
+        timeout_s=timeout_s,
+        workers=workers,
+    )
+    return [None if c is None else float(c) for c in correct]

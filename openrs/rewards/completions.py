@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["completion_to_text", "completions_to_texts"]
+__all__ = ["completion_ids_of", "completion_to_text", "completions_to_texts", "token_lengths"]
 
 
 def _content_to_text(content: Any) -> str:
@@ -54,3 +54,24 @@ def completion_to_text(completion: Any) -> str:
 def completions_to_texts(completions: Sequence[Any]) -> list[str]:
     """Apply :func:`completion_to_text` to a batch of completions."""
     return [completion_to_text(completion) for completion in completions]
+
+
+def completion_ids_of(
+    kwargs: Mapping[str, Any], n: int, reward_name: str, fallback: str | None = None
+) -> Sequence[Sequence[int]]:
+    """The ``completion_ids`` kwarg TRL passes (one token-id list per completion); a clear error when absent."""
+    completion_ids: Sequence[Sequence[int]] | None = kwargs.get("completion_ids")
+    if completion_ids is None:
+        hint = f" Use {fallback} instead." if fallback else ""
+        raise ValueError(
+            f"Reward '{reward_name}' measures completions in tokens and needs the `completion_ids` kwarg (a list of "
+            f"token-id lists, passed by TRL's GRPOTrainer); it was not provided.{hint}"
+        )
+    if len(completion_ids) != n:
+        raise ValueError(f"Reward '{reward_name}': got {n} completions but {len(completion_ids)} completion_ids")
+    return completion_ids
+
+
+def token_lengths(kwargs: Mapping[str, Any], n: int, reward_name: str, fallback: str | None = None) -> list[int]:
+    """Completion lengths in tokens, from :func:`completion_ids_of`."""
+    return [len(ids) for ids in completion_ids_of(kwargs, n, reward_name, fallback)]

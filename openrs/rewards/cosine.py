@@ -11,8 +11,8 @@ Formula::
 
 With the defaults a correct answer earns 1.0 at length 0 falling to 0.5 at ``max_len``; a wrong one earns 0.0 at
 length 0 falling to -0.5 at ``max_len``. Correctness is decided exactly as by the ``accuracy`` reward
-(:mod:`openrs.rewards.math_verify_utils`); an unparseable gold gives ``None`` (original: 1.0) and is reported as metric
-``cosine/unparseable_gold`` through TRL's ``log_metric`` kwarg.
+(same params ``gold_column``, ``timeout_s``, ``workers``; same metrics, prefixed ``cosine/``); an unparseable gold gives
+``None`` (original: 1.0).
 
 Modes:
     ``"faithful"`` (default): ``length`` is the number of *characters* of the completion text and ``progress`` is not
@@ -23,18 +23,20 @@ Modes:
 
 Params (defaults):
     max_len (int, 1000), min_value_wrong (float, 0.0), max_value_wrong (float, -0.5),
-    min_value_correct (float, 0.5), max_value_correct (float, 1.0), mode ("faithful"), gold_column ("solution").
+    min_value_correct (float, 0.5), max_value_correct (float, 1.0), mode ("faithful"), gold_column ("solution"),
+    timeout_s (5.0), workers (None).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from openrs.rewards.completions import completions_to_texts
-from openrs.rewards.math_verify_utils import get_gold_column, report_unparseable_gold, score_correctness
-from openrs.rewards.params import check_choice, check_column_name, check_positive_int, check_real
+from openrs.rewards.completions import completions_to_texts, token_lengths
+from openrs.rewards.correctness import score_completions, validate_correctness_params
+from openrs.rewards.params import check_choice, check_positive_int, check_real
+from openrs.rewards.verify_pool import DEFAULT_TIMEOUT_S
 
 __all__ = ["COSINE_MODES", "cosine_reward", "cosine_scaled_value", "validate_cosine_params"]
 
@@ -51,8 +53,7 @@ def validate_cosine_params(params: Mapping[str, Any]) -> None:
             check_real(REWARD_NAME, name, params[name])
     if "mode" in params:
         check_choice(REWARD_NAME, "mode", params["mode"], COSINE_MODES)
-    if "gold_column" in params:
-        check_column_name(REWARD_NAME, "gold_column", params["gold_column"])
+    validate_correctness_params(REWARD_NAME, params)
 
 
 def cosine_scaled_value(
@@ -78,19 +79,6 @@ def cosine_scaled_value(
     return lo + 0.5 * (hi - lo) * (1.0 + cosine)
 
 
-def _token_lengths(kwargs: Mapping[str, Any], n: int) -> list[int]:
-    completion_ids: Sequence[Sequence[int]] | None = kwargs.get("completion_ids")
-    if completion_ids is None:
-        raise ValueError(
-            f"Reward '{REWARD_NAME}' with mode='fixed' measures length in tokens and needs the `completion_ids` "
-            "kwarg (a list of token-id lists, passed by TRL's GRPOTrainer); it was not provided. "
-            "Use mode='faithful' to measure length in characters."
-        )
-    if len(completion_ids) != n:
-        raise ValueError(f"Reward '{REWARD_NAME}': got {n} completions but {len(completion_ids)} completion_ids")
-    return [len(ids) for ids in completion_ids]
-
-
 def cosine_reward(
     completions: list[Any],
     *,
@@ -101,6 +89,8 @@ def cosine_reward(
     max_value_correct: float = 1.0,
     mode: str = "faithful",
     gold_column: str = "solution",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    workers: int | None = None,
     **kwargs: Any,
 ) -> list[float | None]:
     """TRL reward function: length-scaled correctness per completion, ``None`` where the gold is unparseable."""
@@ -113,14 +103,20 @@ def cosine_reward(
             "max_value_correct": max_value_correct,
             "mode": mode,
             "gold_column": gold_column,
+            "timeout_s": timeout_s,
+            "workers": workers,
         }
     )
     texts = completions_to_texts(completions)
     fixed = mode == "fixed"
-    lengths = _token_lengths(kwargs, len(texts)) if fixed else [len(text) for text in texts]
-    golds = get_gold_column(kwargs, gold_column, REWARD_NAME)
-    correctness = score_correctness(texts, golds, REWARD_NAME)
-    report_unparseable_gold(kwargs, correctness, REWARD_NAME)
+    lengths = (
+        token_lengths(kwargs, len(texts), REWARD_NAME, fallback="mode='faithful' (length in characters)")
+        if fixed
+        else [len(text) for text in texts]
+    )
+    correctness = score_completions(
+        texts, kwargs, REWARD_NAME, gold_column=gold_column, timeout_s=timeout_s, workers=workers
+    )
     return [
         None
         if correct is None

@@ -1,6 +1,7 @@
-"""math-verify helpers shared by the correctness-based rewards (``accuracy``, ``cosine``).
+"""math-verify parsing and judging for the correctness-based rewards (``accuracy``, ``cosine``, ``length``).
 
-Behaviour follows open-r1/open-rs ``src/open_r1/rewards.py`` with one deliberate change:
+This module is what runs inside a verification worker (:mod:`openrs.rewards.verify_pool`); it holds no pool logic.
+Behaviour follows open-r1/open-rs ``src/open_r1/rewards.py`` with deliberate changes:
 
 * **Gold** (the ``solution`` column) is parsed with LaTeX extraction (``LatexExtractionConfig()``,
   ``extraction_mode="first_match"``). A gold may be a full solution containing ``\\boxed{...}`` or a bare answer
@@ -12,36 +13,43 @@ Behaviour follows open-r1/open-rs ``src/open_r1/rewards.py`` with one deliberate
   boxed_match_priority=0, try_extract_without_anchor=False)`` and ``extraction_mode="first_match"``. Note that with
   ``malformed_operators=False`` a completion answering ``\\boxed{\\frac12}`` is *not* parsed (scored wrong), as in
   the original.
-* **Unparseable gold**: the original rewards 1.0 (a free reward). Here the sample's correctness is ``None`` (TRL skips
-  ``None`` rewards), the reward reports the number of such samples through TRL's ``log_metric`` kwarg, and a warning
-  naming the gold text is logged once per distinct gold per process.
-* Each distinct gold is parsed once per call (a GRPO batch repeats every gold ``num_generations`` times).
-* Any error or timeout while parsing/verifying a completion counts as incorrect (never raises). math-verify's own
-  ``signal.alarm``-based timeouts are kept (main thread only).
+* **Argument order**: ``verify(gold, answer)`` as math-verify documents (the original passes them swapped).
+* **Unparseable gold**: the original rewards 1.0 (a free reward). Here the verdict is ``GOLD_UNPARSEABLE`` and the
+  rewards return ``None`` (TRL skips it); see :mod:`openrs.rewards.correctness`.
+* **Timeouts**: math-verify's own ``signal.alarm`` timeouts are switched off (they only work in a main thread); the
+  caller bounds the time instead -- a soft ``SIGALRM`` timer in the worker (:func:`judge_group`) and a hard kill of the
+  worker process by the pool.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+import signal
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import math_verify.grader
+import math_verify.parser
 from latex2sympy2_extended import NormalizationConfig
 from math_verify import LatexExtractionConfig, parse, verify
-from math_verify.errors import TimeoutException
+from sympy import Interval, Mul, Rational, UnevaluatedExpr
 
 __all__ = [
     "COMPLETION_EXTRACTION_CONFIG",
     "GOLD_EXTRACTION_CONFIG",
-    "completion_is_correct",
-    "get_gold_column",
+    "GoldCache",
+    "ItemTimeout",
+    "Verdict",
+    "judge",
+    "judge_group",
     "parse_completion",
     "parse_gold",
-    "parse_golds",
-    "report_unparseable_gold",
-    "safe_verify",
-    "score_correctness",
+    "time_limit",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,6 +70,20 @@ COMPLETION_EXTRACTION_CONFIG: list[LatexExtractionConfig] = [
     )
 ]
 
+# latex2sympy2_extended ships a parser generated for antlr 4.9.3 (the version hydra-core pins) whose AtomContext lacks
+# FUNC_GAMMA, so parsing any percentage raised AttributeError and `50\\%` never matched `50` or `0.5`.
+try:
+    from latex2sympy2_extended.antlr_parser import PSParser as _PSParser
+
+    if not hasattr(_PSParser.AtomContext, "FUNC_GAMMA"):
+        _PSParser.AtomContext.FUNC_GAMMA = lambda self: None
+except ImportError:  # another antlr build: nothing to patch
+    pass
+
+# We bound time ourselves (see module docstring), so math-verify's "timeout is disabled" warning is noise.
+math_verify.parser.TIMEOUT_WARNING_SHOWN = True
+math_verify.grader.TIMEOUT_WARNING_SHOWN = True
+
 _EQUATIONS_DEPRECATION = "equations=True in NormalizationConfig is deprecated"
 
 
@@ -76,7 +98,49 @@ _normalization_logger = logging.getLogger("latex2sympy2_extended.math_normalizat
 if not any(isinstance(f, _DropEquationsDeprecation) for f in _normalization_logger.filters):
     _normalization_logger.addFilter(_DropEquationsDeprecation())
 
-# --- gold parsing ------------------------------------------------------------------------------------------------
+
+class Verdict(enum.IntEnum):
+    """Outcome of judging one completion against its gold."""
+
+    WRONG = 0
+    CORRECT = 1
+    NO_ANSWER = 2  # nothing extractable in the completion (scored as wrong)
+    GOLD_UNPARSEABLE = 3  # the gold yields no answer: reward None
+    TIMEOUT = 4  # parsing/verifying exceeded the time limit (scored as wrong)
+    ERROR = 5  # parsing/verifying raised, or the worker died (scored as wrong)
+
+
+# --- time limits -------------------------------------------------------------------------------------------------
+
+
+class ItemTimeout(BaseException):
+    """Raised by the soft timer. A ``BaseException`` so that math-verify's ``except Exception`` cannot swallow it."""
+
+
+def _raise_timeout(signum: int, frame: Any) -> None:
+    raise ItemTimeout
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`ItemTimeout` after ``seconds`` (a ``SIGALRM`` interval timer; main thread only, else no-op).
+
+    A soft limit: pure-C work such as a huge integer power is not interrupted, which is why the pool also kills
+    workers that overrun.
+    """
+    if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _raise_timeout)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# --- parsing -----------------------------------------------------------------------------------------------------
 
 _TEXT_ARGUMENT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)\s*\{[^{}]*\}")
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
@@ -88,129 +152,169 @@ _MATH_WORDS = frozenset(
     }
 )  # fmt: skip
 
-_WARNED_GOLDS: set[str] = set()
-_MAX_WARNED_GOLDS = 10_000
+
+def _parse(text: str, extraction_config: Sequence[Any]) -> list[Any]:
+    return parse(text, extraction_config=extraction_config, extraction_mode="first_match", parsing_timeout=None)
 
 
-def _safe_parse(text: str, extraction_config: Sequence[Any]) -> list[Any]:
-    try:
-        return parse(text, extraction_config=extraction_config, extraction_mode="first_match")
-    except (Exception, TimeoutException):
-        logger.debug("math-verify failed to parse %r", text, exc_info=True)
-        return []
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+_ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{[A-Za-z*]+\}")
+_THIN_SPACE_THOUSANDS = re.compile(r"(?<=\d)\\,(?=\d{3}(?!\d))")
+_CHOICE_WITH_VALUE = re.compile(r"^\\text\{\s*\(?([A-Ea-e])\)?\s*\}\s*(.+)$")
 
 
 def _looks_like_bare_answer(gold: str) -> bool:
-    """True for short math answers without delimiters (``420``, ``\\dfrac{1}{9}``), False for prose or solutions."""
-    if "$" in gold or "\\boxed" in gold or "\\fbox" in gold:
+    """True for short math answers without delimiters (``420``, ``\\dfrac{1}{9}``, ``\\$18.90``, a ``pmatrix``),
+    False for prose or solutions."""
+    if _UNESCAPED_DOLLAR.search(gold) or "\\boxed" in gold or "\\fbox" in gold:
         return False
-    stripped = _LATEX_COMMAND.sub(" ", _TEXT_ARGUMENT.sub(" ", gold))
+    stripped = _LATEX_COMMAND.sub(" ", _TEXT_ARGUMENT.sub(" ", _ENVIRONMENT.sub(" ", gold)))
     return all(word.lower() in _MATH_WORDS for word in _WORD.findall(stripped))
 
 
+def _preprocess(text: str) -> str:
+    """``1\\,000`` (thin-space thousands separator) -> ``1000``; the unicode degree sign -> ``^\\circ``."""
+    return _THIN_SPACE_THOUSANDS.sub("", text).replace("°", "^\\circ")
+
+
+def _choice_parts(parsed: list[Any]) -> tuple[list[Any], list[Any]]:
+    """For an AMC-style answer ``\\textbf{(C)}\\ 12`` (which math-verify reads as the product ``c*12``): the parsed
+    letter and the parsed value; empty lists for anything else."""
+    if not parsed or not isinstance(parsed[-1], str):
+        return [], []
+    match = _CHOICE_WITH_VALUE.match(parsed[-1].strip())
+    if not match:
+        return [], []
+    letter, value = match.groups()
+    as_math = [_parse(f"${part}$", GOLD_EXTRACTION_CONFIG) for part in (letter, value)]
+    return ([p for p in as_math[0] if not isinstance(p, str)], [p for p in as_math[1] if not isinstance(p, str)])
+
+
 def parse_gold(gold: Any) -> list[Any]:
-    """Parse one gold answer (uncached). Returns math-verify's extraction list; empty when unparseable."""
+    """Parse one gold answer. Returns math-verify's extraction list; empty when unparseable. May raise."""
     if gold is None:
         return []
     text = str(gold).strip()
     if not text:
         return []
-    parsed = _safe_parse(text, GOLD_EXTRACTION_CONFIG)
-    if parsed or not _looks_like_bare_answer(text):
-        return parsed
-    for candidate in (f"${text}$", f"\\boxed{{{text}}}"):
-        parsed = _safe_parse(candidate, GOLD_EXTRACTION_CONFIG)
+    text = _preprocess(text)
+    # A bare answer is parsed whole first: anchorless extraction of the raw text finds only a piece of `(2, \\frac12)`.
+    candidates = (f"${text}$", f"\\boxed{{{text}}}", text) if _looks_like_bare_answer(text) else (text,)
+    for candidate in candidates:
+        parsed = _parse(candidate, GOLD_EXTRACTION_CONFIG)
         if parsed:
-            return parsed
+            letter, value = _choice_parts(parsed)
+            return parsed + letter + value  # an AMC gold `(C) 12` also accepts `C` and `12`
     return []
 
 
-def _warn_unparseable_gold(gold: Any, reward_name: str) -> None:
-    key = repr(gold)
-    if key in _WARNED_GOLDS or len(_WARNED_GOLDS) >= _MAX_WARNED_GOLDS:
-        return
-    _WARNED_GOLDS.add(key)
-    logger.warning(
-        "math-verify could not parse the gold answer %s; the '%s' reward returns None for its completions "
-        "(reported as metric '%s/unparseable_gold'). Warned once per distinct gold.",
-        key,
-        reward_name,
-        reward_name,
-    )
-
-
-def parse_golds(golds: Sequence[Any], reward_name: str = "accuracy") -> list[list[Any] | None]:
-    """Parse a batch of golds, each distinct gold once. ``None`` marks an unparseable gold (a warning is logged)."""
-    cache: dict[str, list[Any] | None] = {}
-    result: list[list[Any] | None] = []
-    for gold in golds:
-        key = repr(gold)
-        if key not in cache:
-            parsed = parse_gold(gold)
-            if not parsed:
-                _warn_unparseable_gold(gold, reward_name)
-            cache[key] = parsed or None
-        result.append(cache[key])
-    return result
-
-
-# --- completion parsing and verification -------------------------------------------------------------------------
-
-
 def parse_completion(text: str) -> list[Any]:
-    """Parse a completion with the recipe's extraction config; empty list when nothing is found or on error."""
-    return _safe_parse(text, COMPLETION_EXTRACTION_CONFIG)
+    """Parse a completion with the recipe's extraction config; empty list when nothing is found. May raise.
+
+    The text after the last ``</think>`` is tried first, then the whole text: a draft ``\\boxed{}`` in the reasoning
+    would otherwise be merged with the final one (math-verify joins every box) and a right answer scored wrong.
+    """
+    text = _preprocess(text)
+    _, closed, answer_section = text.rpartition("</think>")
+    parsed = _parse(answer_section, COMPLETION_EXTRACTION_CONFIG) if closed else []
+    if not parsed:
+        parsed = _parse(text, COMPLETION_EXTRACTION_CONFIG)
+    letter, _ = _choice_parts(parsed)
+    return parsed + letter  # `(C) 12` also answers a letter gold `C`; not its value, or `(D) 12` would match `(C) 12`
 
 
-def safe_verify(gold_parsed: list[Any], answer_parsed: list[Any]) -> bool:
-    """``math_verify.verify`` that returns False instead of raising (errors, timeouts, threaded use)."""
-    if not gold_parsed or not answer_parsed:
-        return False
+# --- judging -----------------------------------------------------------------------------------------------------
+
+
+class GoldCache:
+    """Parsed golds by text, least recently used evicted first (a worker judges the same problems every epoch)."""
+
+    def __init__(self, max_size: int = 4096) -> None:
+        self.max_size = max_size
+        self._items: OrderedDict[str, list[Any]] = OrderedDict()
+
+    def get(self, gold: str) -> list[Any] | None:
+        parsed = self._items.get(gold)
+        if parsed is not None:
+            self._items.move_to_end(gold)
+        return parsed
+
+    def put(self, gold: str, parsed: list[Any]) -> None:
+        self._items[gold] = parsed
+        self._items.move_to_end(gold)
+        while len(self._items) > self.max_size:
+            self._items.popitem(last=False)
+
+
+def _percent_values(parsed: list[Any]) -> list[Any]:
+    """``12.5\\%`` parses as ``12.5 * (1/100)``; math-verify equates only integer percentages with their number."""
+    percent = UnevaluatedExpr(Rational(1, 100))
+    return [p.args[0] for p in parsed if isinstance(p, Mul) and len(p.args) == 2 and p.args[1] == percent]
+
+
+def _set_written_for_interval(gold_parsed: list[Any], answer: list[Any]) -> bool:
+    """math-verify lets an open-interval gold ``(1, 3)`` match a two-element set (the gold might be a point), but an
+    answer written as a set ``\\{1, 3\\}`` is neither the interval nor the point."""
+    answer_text = answer[-1] if isinstance(answer[-1], str) else ""
+    return any(isinstance(g, Interval) for g in gold_parsed) and answer_text.lstrip().startswith(("\\{", "\\left\\{"))
+
+
+def judge(gold_parsed: list[Any], text: str) -> Verdict:
+    """Judge one completion against an already parsed, non-empty gold. May raise (including :class:`ItemTimeout`).
+
+    Beyond math-verify's defaults: relations match sets (``x \\geq 1`` vs ``[1, \\infty)``), a percentage also stands
+    for its number, and a set never matches an interval gold.
+    """
+    answer = parse_completion(text)
+    if not answer:
+        return Verdict.NO_ANSWER
+    if _set_written_for_interval(gold_parsed, answer):
+        return Verdict.WRONG
+    gold_parsed = gold_parsed + _percent_values(gold_parsed)
+    answer = answer + _percent_values(answer)
+    correct = verify(gold_parsed, answer, allow_set_relation_comp=True, timeout_seconds=None)
+    return Verdict.CORRECT if correct else Verdict.WRONG
+
+
+def _guarded(func: Callable[[], Verdict], soft_limit_s: float | None) -> Verdict:
     try:
-        return bool(verify(gold_parsed, answer_parsed))
-    except (Exception, TimeoutException):
-        logger.debug("math-verify failed to verify", exc_info=True)
-        return False
+        with time_limit(soft_limit_s):
+            return func()
+    except ItemTimeout:
+        return Verdict.TIMEOUT
+    except RecursionError:
+        return Verdict.ERROR
+    except Exception:
+        logger.debug("math-verify raised", exc_info=True)
+        return Verdict.ERROR
 
 
-def completion_is_correct(text: str, gold_parsed: list[Any]) -> bool:
-    """Whether a completion's first extracted answer is equivalent to the parsed gold."""
-    return safe_verify(gold_parsed, parse_completion(text))
+def judge_group(
+    gold: str,
+    texts: Sequence[str],
+    emit: Callable[[int, Verdict], None],
+    cache: GoldCache,
+    soft_limit_s: float | None,
+) -> None:
+    """Judge ``texts`` against one ``gold``, parsing the gold once; ``emit(index, verdict)`` after each step.
 
+    ``emit(-1, verdict)`` reports the gold itself first (``CORRECT`` when parsed, else ``GOLD_UNPARSEABLE``,
+    ``TIMEOUT`` or ``ERROR``); after a failed gold nothing else is emitted and every text shares its verdict.
+    """
+    gold_parsed = cache.get(gold)
+    if gold_parsed is None:
+        holder: list[list[Any]] = []
 
-def score_correctness(texts: Sequence[str], golds: Sequence[Any], reward_name: str) -> list[bool | None]:
-    """Correctness of each completion against its gold; ``None`` where the gold is unparseable."""
-    if len(texts) != len(golds):
-        raise ValueError(f"Reward '{reward_name}' got {len(texts)} completions but {len(golds)} gold answers")
-    parsed_golds = parse_golds(golds, reward_name)
-    return [
-        None if gold_parsed is None else completion_is_correct(text, gold_parsed)
-        for text, gold_parsed in zip(texts, parsed_golds, strict=True)
-    ]
+        def parse_and_keep() -> Verdict:
+            holder.append(parse_gold(gold))
+            return Verdict.CORRECT if holder[0] else Verdict.GOLD_UNPARSEABLE
 
-
-# --- kwargs plumbing ---------------------------------------------------------------------------------------------
-
-_NON_COLUMN_KWARGS = frozenset(
-    {"prompts", "completion_ids", "trainer_state", "log_metric", "log_extra", "environments"}
-)
-
-
-def get_gold_column(kwargs: Mapping[str, Any], gold_column: str, reward_name: str) -> Sequence[Any]:
-    """Fetch the gold column from the reward kwargs, with a clear error when the dataset lacks it."""
-    if gold_column not in kwargs:
-        columns = sorted(k for k in kwargs if k not in _NON_COLUMN_KWARGS)
-        raise ValueError(
-            f"Reward '{reward_name}' needs the gold column '{gold_column}', which is not among the dataset columns "
-            f"passed to the reward: {columns}. Set the reward's `gold_column` parameter or rename the column."
-        )
-    return kwargs[gold_column]
-
-
-def report_unparseable_gold(kwargs: Mapping[str, Any], correctness: Sequence[bool | None], reward_name: str) -> int:
-    """Log ``<reward_name>/unparseable_gold`` (samples whose gold could not be parsed) via TRL's ``log_metric``."""
-    count = sum(1 for value in correctness if value is None)
-    log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
-    if log_metric is not None:
-        log_metric(f"{reward_name}/unparseable_gold", count)
-    return count
+        verdict = _guarded(parse_and_keep, soft_limit_s)
+        if verdict is not Verdict.CORRECT:
+            emit(-1, verdict)
+            return
+        gold_parsed = holder[0]
+        cache.put(gold, gold_parsed)
+    emit(-1, Verdict.CORRECT)
+    for index, text in enumerate(texts):
+        emit(index, _guarded(lambda text=text: judge(gold_parsed, text), soft_limit_s))

@@ -6,7 +6,14 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["check_choice", "check_column_name", "check_positive_int", "check_real"]
+__all__ = [
+    "check_choice",
+    "check_column_name",
+    "check_non_positive_real",
+    "check_positive_int",
+    "check_positive_real",
+    "check_real",
+]
 
 
 def check_column_name(reward: str, param: str, value: Any) -> None:
@@ -22,6 +29,18 @@ def check_positive_int(reward: str, param: str, value: Any) -> None:
 def check_real(reward: str, param: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"Reward '{reward}': parameter '{param}' must be a finite number, got {value!r}")
+
+
+def check_positive_real(reward: str, param: str, value: Any) -> None:
+    check_real(reward, param, value)
+    if value <= 0:
+        raise ValueError(f"Reward '{reward}': parameter '{param}' must be positive, got {value!r}")
+
+
+def check_non_positive_real(reward: str, param: str, value: Any) -> None:
+    check_real(reward, param, value)
+    if value > 0:
+        raise ValueError(f"Reward '{reward}': parameter '{param}' must be <= 0, got {value!r}")
 
 
 def check_choice(reward: str, param: str, value: Any, choices: Iterable[str]) -> None:

@@ -1,0 +1,377 @@
+"""Bounded-time math verification in a pool of worker processes.
+
+math-verify bounds its own work with ``signal.alarm``, which only works in a process's main thread and cannot
+interrupt C code (``9^{9^{9^{9^9}}}`` evaluates inside CPython's integer power). TRL may call rewards from any
+thread, and one stuck completion must not stall a training step. So verification runs in worker processes:
+
+* Each distinct gold of a batch becomes one task (split into chunks when there are fewer golds than workers), so a
+  worker parses the gold once and then judges that group's completions one by one, reporting after each.
+* **Hard limit**: the parent gives every item (the gold parse, then each completion) ``timeout_s`` seconds, counted
+  from the previous report. A worker that overruns is killed (``SIGKILL``) and replaced; its item is ``TIMEOUT`` and
+  the rest of its task goes back to the queue. A worker that dies (segfault, out of memory) gives ``ERROR``.
+* **Soft limit**: inside the worker a ``SIGALRM`` timer at 90% of the limit interrupts Python-level work (most slow
+  sympy cases) so the worker reports ``TIMEOUT`` and lives on, avoiding a respawn.
+* Workers are fresh interpreters (:mod:`openrs.rewards.verify_worker`, about 0.5 s to start), never a ``fork`` of
+  the training process (which holds threads and, on GPU, CUDA state), and unlike multiprocessing's spawn they do not
+  re-run the caller's ``__main__``. They live in their own session, so Ctrl-C reaches only the parent, and exit when
+  the parent's pipe closes. A task is only handed to a worker once it reports ready, so start-up time never counts
+  against an item.
+* Verdicts are cached in the parent by ``(gold, completion)``, so rewards that judge the same batch (``accuracy`` and
+  ``cosine`` together) pay once; golds that failed are remembered and not parsed again.
+
+``workers=0`` judges in the calling process instead: only the soft limit applies, and only in the main thread. It is
+for debugging; it is also used automatically inside daemonic processes, which may not start children.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+import openrs
+from openrs.rewards.math_verify_utils import GoldCache, Verdict, judge_group
+
+__all__ = ["DEFAULT_TIMEOUT_S", "VerifierPool", "default_workers", "get_pool", "judge_batch", "shutdown_pools"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 5.0
+SOFT_LIMIT_FRACTION = 0.9
+MAX_AUTO_WORKERS = 8
+STARTUP_TIMEOUT_S = 120.0
+_VERDICT_CACHE_SIZE = 16_384
+_GOLD_FAILED = "\x00gold"  # second key part for a gold's own failure in the verdict cache
+
+
+def default_workers() -> int:
+    """Usable cores divided among the training processes on this node (``LOCAL_WORLD_SIZE``), at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    local_processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    return max(1, min(MAX_AUTO_WORKERS, cores // local_processes))
+
+
+@dataclass
+class _Task:
+    task_id: int
+    gold: str
+    texts: list[str]
+    positions: list[list[int]]  # where each (distinct) text's verdict goes in the caller's result list
+
+
+@dataclass
+class _Worker:
+    process: subprocess.Popen[bytes]
+    inbox: Connection  # worker -> parent
+    outbox: Connection  # parent -> worker
+    ready: bool = False
+    started_at: float = field(default_factory=time.monotonic)
+    task: _Task | None = None
+    next_index: int = -1  # -1: the gold is being parsed
+    deadline: float = math.inf
+
+
+def _worker_env() -> dict[str, str]:
+    """The parent's environment, with the directory holding ``openrs`` first on ``PYTHONPATH``."""
+    env = dict(os.environ)
+    package_root = str(Path(openrs.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+class VerifierPool:
+    """``workers`` processes judging completions under a per-item time limit. Thread-safe (calls are serialised)."""
+
+    def __init__(self, workers: int, soft_limit_fraction: float | None = SOFT_LIMIT_FRACTION) -> None:
+        if workers < 1:
+            raise ValueError(f"VerifierPool needs at least one worker, got {workers}")
+        self.size = workers
+        self.soft_limit_fraction = soft_limit_fraction  # None: only the hard limit (the kill)
+        self.owner_pid = os.getpid()
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._next_task_id = 0
+        self._verdicts: OrderedDict[tuple[str, str], Verdict] = OrderedDict()
+        self.kills = 0  # workers killed for overrunning, over the pool's life
+
+    # -- worker management --
+
+    def _start_worker(self) -> _Worker:
+        to_child_r, to_child_w = os.pipe()
+        to_parent_r, to_parent_w = os.pipe()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "openrs.rewards.verify_worker", str(to_child_r), str(to_parent_w)],
+                pass_fds=(to_child_r, to_parent_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=_worker_env(),
+                start_new_session=True,
+            )
+        finally:
+            os.close(to_child_r)
+            os.close(to_parent_w)
+        return _Worker(
+            process=process,
+            inbox=Connection(to_parent_r, writable=False),
+            outbox=Connection(to_child_w, readable=False),
+        )
+
+    def _stop_worker(self, worker: _Worker) -> None:
+        if worker.process.poll() is None:
+            worker.process.kill()
+        worker.process.wait(timeout=10)
+        worker.inbox.close()
+        worker.outbox.close()
+        self._workers.remove(worker)
+
+    def warm_up(self) -> None:
+        """Start the workers and wait until every one is ready (so that benchmarks and tests time judging only)."""
+        with self._lock:
+            while len(self._workers) < self.size:
+                self._workers.append(self._start_worker())
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            while not all(worker.ready for worker in self._workers):
+                starting = [worker for worker in self._workers if not worker.ready]
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{len(starting)} openrs verification worker(s) did not start")
+                for conn in wait([worker.inbox for worker in starting], timeout=max(0.0, deadline - time.monotonic())):
+                    worker = next(w for w in starting if w.inbox is conn)
+                    if not self._drain(worker, [], 0.0):
+                        raise RuntimeError("an openrs verification worker died while starting; see its error above")
+
+    def close(self) -> None:
+        """Stop all workers."""
+        for worker in list(self._workers):
+            try:
+                worker.outbox.send(None)
+            except OSError:
+                pass
+            self._stop_worker(worker)
+
+    # -- verdict cache --
+
+    def _cached(self, key: tuple[str, str]) -> Verdict | None:
+        verdict = self._verdicts.get(key)
+        if verdict is not None:
+            self._verdicts.move_to_end(key)
+        return verdict
+
+    def _remember(self, key: tuple[str, str], verdict: Verdict) -> None:
+        self._verdicts[key] = verdict
+        self._verdicts.move_to_end(key)
+        while len(self._verdicts) > _VERDICT_CACHE_SIZE:
+            self._verdicts.popitem(last=False)
+
+    # -- judging --
+
+    def judge(self, golds: Sequence[str | None], texts: Sequence[str], timeout_s: float) -> list[Verdict]:
+        """One verdict per ``(gold, text)`` pair; a ``None`` gold is ``GOLD_UNPARSEABLE``. Never raises for content."""
+        if len(golds) != len(texts):
+            raise ValueError(f"got {len(texts)} completions but {len(golds)} gold answers")
+        with self._lock:
+            results: list[Verdict | None] = [None] * len(texts)
+            # gold -> distinct text -> positions: identical completions of one prompt are judged once
+            groups: dict[str, dict[str, list[int]]] = {}
+            for position, (gold, text) in enumerate(zip(golds, texts, strict=True)):
+                if gold is None:
+                    results[position] = Verdict.GOLD_UNPARSEABLE
+                    continue
+                cached = self._cached((gold, _GOLD_FAILED)) or self._cached((gold, text))
+                if cached is not None:
+                    results[position] = cached
+                else:
+                    groups.setdefault(gold, {}).setdefault(text, []).append(position)
+            if groups:
+                self._run(self._make_tasks(groups), results, timeout_s)
+                for gold, by_text in groups.items():
+                    for text, positions in by_text.items():
+                        verdict = results[positions[0]]
+                        if verdict is not None and verdict is not Verdict.GOLD_UNPARSEABLE:
+                            self._remember((gold, text), verdict)
+            return [Verdict.ERROR if verdict is None else verdict for verdict in results]
+
+    def _make_tasks(self, groups: dict[str, dict[str, list[int]]]) -> deque[_Task]:
+        chunks_per_group = max(1, math.ceil(self.size / len(groups)))
+        tasks: deque[_Task] = deque()
+        for gold, by_text in groups.items():
+            texts, positions = list(by_text), list(by_text.values())
+            chunk = max(1, math.ceil(len(texts) / chunks_per_group))
+            for start in range(0, len(texts), chunk):
+                tasks.append(self._task(gold, texts[start : start + chunk], positions[start : start + chunk]))
+        return tasks
+
+    def _task(self, gold: str, texts: list[str], positions: list[list[int]]) -> _Task:
+        self._next_task_id += 1
+        return _Task(self._next_task_id, gold, texts, positions)
+
+    def _run(self, pending: deque[_Task], results: list[Verdict | None], timeout_s: float) -> None:
+        soft_limit_s = None if self.soft_limit_fraction is None else timeout_s * self.soft_limit_fraction
+        failed_starts = 0
+        while pending or any(worker.task is not None for worker in self._workers):
+            while len(self._workers) < self.size:
+                self._workers.append(self._start_worker())
+            now = time.monotonic()
+            for worker in list(self._workers):
+                if worker.ready and worker.task is None and pending:
+                    task = pending.popleft()
+                    try:
+                        worker.outbox.send((task.task_id, task.gold, task.texts, soft_limit_s))
+                    except OSError:  # died while idle
+                        pending.appendleft(task)
+                        self._stop_worker(worker)
+                        continue
+                    worker.task, worker.next_index, worker.deadline = task, -1, now + timeout_s
+            waiting = [worker for worker in self._workers if worker.task is not None or not worker.ready]
+            if not waiting:  # every idle worker was found dead: start replacements
+                continue
+            next_deadline = min(
+                [w.deadline for w in waiting if w.task is not None]
+                + [w.started_at + STARTUP_TIMEOUT_S for w in waiting if not w.ready]
+            )
+            ready = wait([worker.inbox for worker in waiting], timeout=max(0.0, next_deadline - time.monotonic()))
+            by_conn = {id(worker.inbox): worker for worker in waiting}
+            for conn in ready:
+                worker = by_conn[id(conn)]
+                if not self._drain(worker, results, timeout_s):
+                    failed_starts += 0 if worker.ready else 1
+                    self._fail_current(worker, Verdict.ERROR, results, pending)
+            now = time.monotonic()
+            for worker in list(self._workers):
+                if worker.task is not None and now > worker.deadline:
+                    self.kills += 1
+                    self._fail_current(worker, Verdict.TIMEOUT, results, pending)
+                elif not worker.ready and now > worker.started_at + STARTUP_TIMEOUT_S:
+                    failed_starts += 1
+                    self._stop_worker(worker)
+            if failed_starts >= 3:
+                raise RuntimeError(
+                    "openrs verification workers failed to start 3 times; use the reward param workers=0 to verify "
+                    "in-process (no hard time limit) and see the worker's error above."
+                )
+
+    def _drain(self, worker: _Worker, results: list[Verdict | None], timeout_s: float) -> bool:
+        """Read every message the worker has sent; False when it has died."""
+        try:
+            while worker.inbox.poll():
+                message = worker.inbox.recv()
+                if message == "ready":
+                    worker.ready = True
+                    continue
+                task_id, index, code = message
+                task = worker.task
+                if task is None or task_id != task.task_id:
+                    continue  # a late report from a task already given up on
+                verdict = Verdict(code)
+                if index < 0:
+                    if verdict is not Verdict.CORRECT:  # the gold failed: every completion shares it
+                        self._fail_gold(task, results, remember=verdict is Verdict.GOLD_UNPARSEABLE)
+                        worker.task = None
+                        continue
+                else:
+                    self._set(results, task.positions[index], verdict)
+                worker.next_index = index + 1
+                worker.deadline = time.monotonic() + timeout_s
+                if worker.next_index >= len(task.texts):
+                    worker.task = None
+        except (EOFError, OSError):
+            return False
+        return True
+
+    @staticmethod
+    def _set(results: list[Verdict | None], positions: list[int], verdict: Verdict) -> None:
+        for position in positions:
+            results[position] = verdict
+
+    def _fail_gold(self, task: _Task, results: list[Verdict | None], remember: bool) -> None:
+        """Every completion of the task shares its gold's failure; only a gold that truly parses to nothing is
+        remembered (a timeout may be the machine's load, so that gold is tried again in the next call)."""
+        if remember:
+            self._remember((task.gold, _GOLD_FAILED), Verdict.GOLD_UNPARSEABLE)
+        for positions in task.positions:
+            self._set(results, positions, Verdict.GOLD_UNPARSEABLE)
+
+    def _fail_current(
+        self, worker: _Worker, verdict: Verdict, results: list[Verdict | None], pending: deque[_Task]
+    ) -> None:
+        """Kill ``worker``; its current item gets ``verdict`` and the rest of its task is queued again."""
+        task, index = worker.task, worker.next_index
+        self._stop_worker(worker)
+        if task is None:
+            return
+        if index < 0:  # the gold itself overran or crashed the worker
+            self._fail_gold(task, results, remember=False)
+            what = "timed out" if verdict is Verdict.TIMEOUT else "crashed a verification worker"
+            logger.warning("Parsing the gold answer %r %s; its completions get reward None.", task.gold[:200], what)
+            return
+        self._set(results, task.positions[index], verdict)
+        if index + 1 < len(task.texts):
+            pending.appendleft(self._task(task.gold, task.texts[index + 1 :], task.positions[index + 1 :]))
+
+
+_POOLS: dict[int, VerifierPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def get_pool(workers: int) -> VerifierPool:
+    """The process-wide pool with ``workers`` workers (created on first use, recreated in a forked child)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None or pool.owner_pid != os.getpid():
+            pool = _POOLS[workers] = VerifierPool(workers)
+        return pool
+
+
+def shutdown_pools() -> None:
+    """Stop every pool's workers (also registered at exit)."""
+    with _POOLS_LOCK:
+        for pool in _POOLS.values():
+            if pool.owner_pid == os.getpid():
+                pool.close()
+        _POOLS.clear()
+
+
+def _judge_inline(golds: Sequence[str | None], texts: Sequence[str], timeout_s: float) -> list[Verdict]:
+    results: list[Verdict] = [Verdict.GOLD_UNPARSEABLE] * len(texts)
+    groups: dict[str, list[int]] = {}
+    for position, gold in enumerate(golds):
+        if gold is not None:
+            groups.setdefault(gold, []).append(position)
+    cache = GoldCache()
+    for gold, positions in groups.items():
+
+        def emit(index: int, verdict: Verdict, positions: list[int] = positions) -> None:
+            if index >= 0:
+                results[positions[index]] = verdict
+
+        judge_group(gold, [texts[p] for p in positions], emit, cache, timeout_s)
+    return results
+
+
+def judge_batch(
+    golds: Sequence[str | None], texts: Sequence[str], *, timeout_s: float = DEFAULT_TIMEOUT_S, workers: int | None
+) -> list[Verdict]:
+    """Judge each text against its gold with a pool of ``workers`` (``None``: :func:`default_workers`; 0: inline)."""
+    if workers is None:
+        workers = default_workers()
+    if workers == 0 or multiprocessing.current_process().daemon:
+        return _judge_inline(golds, texts, timeout_s)
+    return get_pool(workers).judge(golds, texts, timeout_s)
+
+
+import atexit  # noqa: E402  (registered after the definitions it calls)
+
+atexit.register(shutdown_pools)
