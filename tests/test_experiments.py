@@ -73,6 +73,14 @@ EXPERIMENTS = {
         "max_completion_length": 3584,
     },
 }
+# exp3 with the cosine reward in "fixed" mode (tokens, clamped); max_len follows the 3584-token budget.
+EXPERIMENTS["exp3_fixed"] = {
+    **EXPERIMENTS["exp3"],
+    "rewards": [
+        EXPERIMENTS["exp3"]["rewards"][0],
+        ("cosine", 2.0, {**EXPERIMENTS["exp3"]["rewards"][1][2], "mode": "fixed"}),
+    ],
+}
 
 
 def plan_for(*overrides: str) -> dict:
@@ -118,7 +126,7 @@ def test_system_prompt_is_the_recipes_verbatim() -> None:
     assert "  " not in R1_SYSTEM_PROMPT
 
 
-@pytest.mark.parametrize("experiment", [None, "exp1", "exp2", "exp3"])
+@pytest.mark.parametrize("experiment", [None, "exp1", "exp2", "exp3", "exp3_fixed"])
 def test_every_grpo_argument_is_a_trl_field(experiment: str | None) -> None:
     plan = plan_for(*([f"+experiment={experiment}"] if experiment else []))
     fields = {f.name for f in dataclasses.fields(GRPOConfig)}
