@@ -97,6 +97,14 @@ def test_accuracy_unparseable_gold_none_metric_and_single_warning(caplog: pytest
     assert len(warnings) == 1  # once per distinct gold, not per completion nor per call
 
 
+def test_unparseable_gold_warning_names_the_problem(caplog: pytest.LogCaptureFixture):
+    prompt = [{"role": "system", "content": "Think."}, {"role": "user", "content": "Draw the figure of\nproblem 7."}]
+    with caplog.at_level(logging.WARNING, logger=correctness.__name__):
+        get_reward("accuracy")([boxed("1")], solution=["see the figure"], prompts=[prompt])
+    (warning,) = [r.getMessage() for r in caplog.records if "see the figure" in r.getMessage()]
+    assert "problem: 'Draw the figure of problem 7.'" in warning
+
+
 def test_accuracy_metric_reported_as_zero_and_log_metric_optional():
     accuracy = get_reward("accuracy")
     sink = MetricSink()

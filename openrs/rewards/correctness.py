@@ -89,14 +89,15 @@ def judge_completions(
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
+    prompts: Sequence[Any] | None = None,
 ) -> list[Verdict]:
-    """A :class:`Verdict` per completion; warns once per distinct unparseable gold."""
+    """A :class:`Verdict` per completion; warns once per distinct unparseable gold, naming its problem (``prompts``)."""
     if len(texts) != len(golds):
         raise ValueError(f"Reward '{reward_name}' got {len(texts)} completions but {len(golds)} gold answers")
     verdicts = judge_batch([_gold_text(g) for g in golds], texts, timeout_s=timeout_s, workers=workers)
-    for gold, verdict in zip(golds, verdicts, strict=True):
+    for index, (gold, verdict) in enumerate(zip(golds, verdicts, strict=True)):
         if verdict is Verdict.GOLD_UNPARSEABLE:
-            _warn_unparseable_gold(gold, reward_name)
+            _warn_unparseable_gold(gold, reward_name, None if prompts is None else prompts[index])
     return verdicts
 
 
@@ -126,20 +127,32 @@ def score_completions(
 ) -> list[bool | None]:
     """Gold column -> verdicts -> metrics -> correctness: the whole path a correctness reward takes."""
     golds = get_gold_column(kwargs, gold_column, reward_name)
-    verdicts = judge_completions(texts, golds, reward_name, timeout_s=timeout_s, workers=workers)
+    verdicts = judge_completions(
+        texts, golds, reward_name, timeout_s=timeout_s, workers=workers, prompts=kwargs.get("prompts")
+    )
     report_verdicts(kwargs, verdicts, reward_name)
     return correctness(verdicts)
 
 
-def _warn_unparseable_gold(gold: Any, reward_name: str) -> None:
+def _problem_text(prompt: Any) -> str:
+    """The last user message of a conversational prompt, or the prompt itself, on one line."""
+    if isinstance(prompt, Sequence) and not isinstance(prompt, str):
+        users = [m.get("content") for m in prompt if isinstance(m, Mapping) and m.get("role") == "user"]
+        prompt = users[-1] if users else prompt
+    return " ".join(str(prompt).split())
+
+
+def _warn_unparseable_gold(gold: Any, reward_name: str, prompt: Any = None) -> None:
     key = repr(gold)
     if key in _WARNED_GOLDS or len(_WARNED_GOLDS) >= _MAX_WARNED_GOLDS:
         return
     _WARNED_GOLDS.add(key)
+    problem = "" if prompt is None else f" (problem: {_problem_text(prompt)[:160]!r})"
     logger.warning(
-        "math-verify could not parse the gold answer %s; the '%s' reward returns None for its completions "
-        "(counted in metric '%s/unparseable_gold'). Warned once per distinct gold.",
+        "math-verify could not parse the gold answer %s%s; the '%s' reward returns None for its completions "
+        "(counted in metric '%s/unparseable_gold'). Warned once per distinct gold; fix or drop such rows in the data.",
         key[:300],
+        problem,
         reward_name,
         reward_name,
     )
