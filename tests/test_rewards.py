@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import random
 import sys
 import textwrap
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -16,6 +18,7 @@ import openrs.rewards.correctness as correctness
 import openrs.rewards.math_verify_utils as mvu
 from openrs.rewards import AsyncRewardFunction, available_rewards, get_reward
 from openrs.rewards.cosine import cosine_scaled_value
+from openrs.rewards.format import STRICT_FORMAT_PATTERN, matches_strict_format
 from openrs.rewards.length import kimi_length_values
 
 
@@ -237,6 +240,23 @@ def test_format(completion: str, expected: float):
 )
 def test_format_strict(completion: str, expected: float):
     assert get_reward("format_strict")([completion]) == [expected]
+
+
+def test_format_strict_string_check_equals_the_regex_on_random_strings():
+    pieces = ["<think>\n", "\n</think>\n", "<answer>\n", "\n</answer>", "\n", "x", "<think>", "</answer>", ""]
+    rng = random.Random(0)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 7))) for _ in range(20_000)]
+    texts += ["<think>\nr\n</think>\n<answer>\n4\n</answer>\n", "<think>\n\n</think>\n<answer>\n\n</answer>"]
+    for text in texts:
+        assert matches_strict_format(text) == bool(STRICT_FORMAT_PATTERN.match(text)), repr(text)
+
+
+def test_format_strict_is_linear_on_a_separator_flood():
+    # a safety bound, like the verification limits: the regex needs about 13 s on this 300 kB completion
+    flood = "<think>\n" + "\n</think>\n<answer>\n" * 16_000 + "x"
+    started = time.perf_counter()
+    assert get_reward("format_strict")([flood]) == [0.0]
+    assert time.perf_counter() - started < 2.0
 
 
 # --- cosine --------------------------------------------------------------------------------------------------
