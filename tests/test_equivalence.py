@@ -309,6 +309,8 @@ CASES: list[EquivCase] = [
     EquivCase("gold_forms", "420", "420", 1.0, "bare integer"),
     EquivCase("gold_forms", "$420$", "420", 1.0, "dollar-delimited"),
     EquivCase("gold_forms", r"\boxed{420}", "420", 1.0, "boxed only"),
+    EquivCase("gold_forms", r"So the answer is $\boxed{\textbf{(081)}}$.", "81", 1.0, "AIME, bold parentheses"),
+    EquivCase("gold_forms", r"So the answer is $\boxed{\textbf{(081)}}$.", "82", 0.0, "AIME, bold parentheses"),
     EquivCase("gold_forms", r"$\frac{7}{2}$", "3.5", 1.0, ""),
     EquivCase("gold_forms", r"We have $x = 3$, so $2x = 6$ and the answer is $\boxed{6}$.", "6", 1.0, "full solution"),
     EquivCase(

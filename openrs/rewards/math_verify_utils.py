@@ -160,6 +160,7 @@ def _parse(text: str, extraction_config: Sequence[Any]) -> list[Any]:
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 _ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{[A-Za-z*]+\}")
 _THIN_SPACE_THOUSANDS = re.compile(r"(?<=\d)\\,(?=\d{3}(?!\d))")
+_BOLD_PARENTHESISED_INTEGER = re.compile(r"\\textbf\{\s*\(\s*(\d+)\s*\)\s*\}")
 _CHOICE_WITH_VALUE = re.compile(r"^\\text\{\s*\(?([A-Ea-e])\)?\s*\}\s*(.+)$")
 
 
@@ -173,7 +174,9 @@ def _looks_like_bare_answer(gold: str) -> bool:
 
 
 def _preprocess(text: str) -> str:
-    """``1\\,000`` (thin-space thousands separator) -> ``1000``; the unicode degree sign -> ``^\\circ``."""
+    """``1\\,000`` (thin-space thousands separator) -> ``1000``; the unicode degree sign -> ``^\\circ``; an AIME
+    answer written ``\\textbf{(081)}`` -> ``081`` (math-verify would keep it as the text ``(081)``)."""
+    text = _BOLD_PARENTHESISED_INTEGER.sub(r"\1", text)
     return _THIN_SPACE_THOUSANDS.sub("", text).replace("°", "^\\circ")
 
 

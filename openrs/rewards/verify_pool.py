@@ -4,8 +4,10 @@ math-verify bounds its own work with ``signal.alarm``, which only works in a pro
 interrupt C code (``9^{9^{9^{9^9}}}`` evaluates inside CPython's integer power). TRL may call rewards from any
 thread, and one stuck completion must not stall a training step. So verification runs in worker processes:
 
-* Each distinct gold of a batch becomes one task (split into chunks when there are fewer golds than workers), so a
-  worker parses the gold once and then judges that group's completions one by one, reporting after each.
+* Each distinct gold of a batch becomes one task, so a worker parses the gold once and then judges that group's
+  completions one by one, reporting after each. When there are fewer golds than 4 tasks per worker, a gold's
+  completions are split into smaller tasks so that slow items spread over the workers; each worker keeps the golds it
+  parsed (an LRU cache), so a gold is parsed at most once per worker.
 * **Hard limit**: the parent gives every item (the gold parse, then each completion) ``timeout_s`` seconds, counted
   from the previous report. A worker that overruns is killed (``SIGKILL``) and replaced; its item is ``TIMEOUT`` and
   the rest of its task goes back to the queue. A worker that dies (segfault, out of memory) gives ``ERROR``.
@@ -48,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0
 SOFT_LIMIT_FRACTION = 0.9
+TASKS_PER_WORKER = 4
 MAX_AUTO_WORKERS = 8
 STARTUP_TIMEOUT_S = 120.0
 _VERDICT_CACHE_SIZE = 16_384
@@ -205,7 +208,9 @@ class VerifierPool:
             return [Verdict.ERROR if verdict is None else verdict for verdict in results]
 
     def _make_tasks(self, groups: dict[str, dict[str, list[int]]]) -> deque[_Task]:
-        chunks_per_group = max(1, math.ceil(self.size / len(groups)))
+        """One task per gold; with fewer golds than ``TASKS_PER_WORKER`` x workers a gold's completions are split,
+        so that a few slow completions of one prompt do not queue behind each other while workers sit idle."""
+        chunks_per_group = max(1, math.ceil(self.size * TASKS_PER_WORKER / len(groups)))
         tasks: deque[_Task] = deque()
         for gold, by_text in groups.items():
             texts, positions = list(by_text), list(by_text.values())
