@@ -66,12 +66,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from latex2sympy2_extended import NormalizationConfig
 from math_verify import LatexExtractionConfig, parse, verify
 
 from openrs.rewards import get_reward
 from openrs.rewards.correctness import judge_completions
-from openrs.rewards.math_verify_utils import Verdict, parse_completion, parse_gold
+from openrs.rewards.math_verify_utils import COMPLETION_EXTRACTION_CONFIG, Verdict, parse_completion, parse_gold
 from openrs.rewards.verify_pool import default_workers, get_pool, shutdown_pools
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "train"
@@ -96,23 +95,9 @@ def baseline_accuracy(completions: Sequence[str], solution: Sequence[str]) -> tu
             continue
         gold_empty.append(False)
         try:
+            # the recipe's completion config: the same object openrs uses (math_verify_utils documents it)
             answer_parsed = parse(
-                content,
-                extraction_config=[
-                    LatexExtractionConfig(
-                        normalization_config=NormalizationConfig(
-                            nits=False,
-                            malformed_operators=False,
-                            basic_latex=True,
-                            equations=True,
-                            boxed="all",
-                            units=True,
-                        ),
-                        boxed_match_priority=0,
-                        try_extract_without_anchor=False,
-                    )
-                ],
-                extraction_mode="first_match",
+                content, extraction_config=COMPLETION_EXTRACTION_CONFIG, extraction_mode="first_match"
             )
             rewards.append(float(verify(answer_parsed, gold_parsed)))
         except Exception:
@@ -392,19 +377,7 @@ def classify_disagreements(
 def describe_other(sample: Sample, ours: float | None, base: float, verdict: Verdict) -> list[str]:
     """One disagreement, with what each side parsed (computed here, untimed)."""
     base_gold = parse(sample.gold, extraction_mode="first_match", extraction_config=[LatexExtractionConfig()])
-    base_answer = parse(
-        sample.text,
-        extraction_config=[
-            LatexExtractionConfig(
-                normalization_config=NormalizationConfig(
-                    nits=False, malformed_operators=False, basic_latex=True, equations=True, boxed="all", units=True
-                ),
-                boxed_match_priority=0,
-                try_extract_without_anchor=False,
-            )
-        ],
-        extraction_mode="first_match",
-    )
+    base_answer = parse(sample.text, extraction_config=COMPLETION_EXTRACTION_CONFIG, extraction_mode="first_match")
     return [
         f"  [{sample.source}] openrs {ours} ({verdict.name}) vs baseline {base}; intended "
         f"{'correct' if sample.intended_correct else 'wrong'}",
