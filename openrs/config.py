@@ -113,6 +113,19 @@ class SyntheticDataConfig:
     max_operand: int = 9  # operands drawn from [0, max_operand]
     operations: str = "+-*"  # subset of "+-*"
     seed: int = 0
+    unique: bool = True  # no two rows share a problem text (duplicates would be dropped by the data checks)
+
+
+@dataclass
+class DropLimits:
+    """Largest fraction of the rows read that may be dropped, in total and per reason, before it is an error."""
+
+    total: float = 0.1
+    missing_problem: float = 1.0  # empty or missing problem text
+    missing_gold: float = 1.0  # empty or missing gold answer
+    duplicate: float = 1.0  # exact duplicate of an earlier problem (whitespace-insensitive)
+    over_length: float = 1.0  # prompt longer than length.max_prompt_length tokens
+    unparseable_gold: float = 1.0  # gold that math-verify cannot parse (its rewards would be None)
 
 
 @dataclass
@@ -125,6 +138,10 @@ class DatasetConfig:
     answer_column: str = "solution"  # the gold: a full solution with \boxed{} or a bare answer
     system_prompt: str | None = R1_SYSTEM_PROMPT  # null: no system message
     max_rows: int | None = None  # keep at most this many rows (after shuffling with train.seed); null: all
+    dedupe: bool = True  # drop exact duplicate problems (whitespace-insensitive), keeping the first
+    check_gold: bool = True  # drop rows whose gold math-verify cannot parse (checked in worker processes)
+    validation_size: float = 0.0  # held out after the checks: a fraction (< 1) or a row count (>= 1); 0: none
+    drop_limits: DropLimits = field(default_factory=DropLimits)
     synthetic: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)
 
 

@@ -79,6 +79,10 @@ def grpo_arguments(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
         "save_strategy": "steps",
         "save_steps": train.save_steps,
         "save_total_limit": train.save_total_limit,
+        # a held-out validation split (dataset.validation_size > 0) is scored with the rewards at every save
+        "eval_strategy": "steps" if cfg.dataset.validation_size > 0 else "no",
+        "eval_steps": train.save_steps,
+        "per_device_eval_batch_size": train.per_device_train_batch_size,
         "report_to": ["wandb"] if to_plain(cfg.logger.name) == "wandb" else [],
         "log_completions": train.log_completions,
         # generation

@@ -16,12 +16,11 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from openrs import provenance
+from openrs import provenance, tiny_model
 from openrs.data.prepare import DataReport, prepare_dataset
 from openrs.naming import run_tags
 from openrs.plan import build_plan, to_plain
 from openrs.rewards import get_reward
-from openrs.tiny_model import ensure_tiny_model, is_tiny_model
 from openrs.tracking import CompletionSamplerCallback, MetricsFileCallback, init_wandb, json_safe
 
 log = logging.getLogger(__name__)
@@ -34,9 +33,7 @@ def is_main_process() -> bool:
 
 def resolve_model_path(cfg: DictConfig) -> str:
     """A hub id or local dir; the tiny model is built offline on first use."""
-    if is_tiny_model(cfg.model.name_or_path):
-        return str(ensure_tiny_model(cfg.cache_dir))
-    return cfg.model.name_or_path
+    return tiny_model.resolve_model_path(cfg.model.name_or_path, cfg.cache_dir)
 
 
 def resolve_attention(requested: str) -> str:
@@ -94,7 +91,8 @@ def train(
     try:
         model_path = resolve_model_path(cfg)
         tokenizer = AutoTokenizer.from_pretrained(model_path, revision=cfg.model.revision)
-        dataset, report = prepare_dataset(cfg, tokenizer)
+        data = prepare_dataset(cfg, tokenizer)
+        report = data.report
         plan = build_plan(cfg, str(run_dir))
         grpo_kwargs = dict(plan["grpo"], run_name=run_name)
         grpo_kwargs["model_init_kwargs"]["attn_implementation"] = resolve_attention(
@@ -104,6 +102,8 @@ def train(
             record = provenance.collect(report.fingerprint)
             write_json(run_dir / "provenance.json", record)
             write_json(run_dir / "data_report.json", report.as_dict())
+            if data.validation is not None:
+                data.validation.to_json(run_dir / "validation.jsonl", lines=True, force_ascii=False)
             OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
             if to_plain(cfg.logger.name) == "wandb":
                 config = {"openrs": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), "plan": plan}
@@ -115,7 +115,8 @@ def train(
             model=model_path,
             reward_funcs=build_rewards(cfg),
             args=GRPOConfig(**grpo_kwargs),
-            train_dataset=dataset,
+            train_dataset=data.train,
+            eval_dataset=data.validation,
             processing_class=tokenizer,
             peft_config=build_peft_config(cfg),
             callbacks=[metrics_callback, sampler, *(extra_callbacks or [])],

@@ -13,7 +13,7 @@ import pytest
 
 from openrs.rewards import get_reward
 from openrs.rewards.math_verify_utils import Verdict
-from openrs.rewards.verify_pool import VerifierPool, default_workers, get_pool
+from openrs.rewards.verify_pool import VerifierPool, check_golds, default_workers, get_pool
 
 LIMIT_S = 1.0
 # Pipes, pickling a 1 MB string and killing a process take a little beyond the limit; a loaded 2-core CI box is slow.
@@ -209,3 +209,9 @@ def test_shared_pool_is_per_worker_count():
 def test_bad_verification_params(name: str, params: dict, pattern: str):
     with pytest.raises(ValueError, match=pattern):
         get_reward(name, **params)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_check_golds_says_which_golds_parse(workers: int):
+    golds = ["420", "see figure", None, "\\frac{1}{9}", "420", "", "The answer is $\\boxed{7}$."]
+    assert check_golds(golds, workers=workers, timeout_s=LIMIT_S) == [True, False, False, True, True, False, True]

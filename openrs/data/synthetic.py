@@ -39,6 +39,7 @@ def make_arithmetic_dataset(
     seed: int = 0,
     max_operand: int = 20,
     operations: str = "+-*",
+    unique: bool = False,
 ) -> list[dict[str, str]]:
     """Generate ``num_rows`` binary arithmetic problems with operands in ``[0, max_operand]``.
 
@@ -47,6 +48,7 @@ def make_arithmetic_dataset(
         seed: Random seed; the same seed always yields the same rows.
         max_operand: Largest operand value (>= 1).
         operations: Non-empty subset of ``"+-*"`` to draw operators from.
+        unique: Redraw a problem whose text was already generated, so no two rows share a problem.
 
     Returns:
         A list of dicts with string keys ``problem``, ``solution`` and ``answer``.
@@ -62,9 +64,13 @@ def make_arithmetic_dataset(
         raise ValueError(f"operations must be a non-empty subset of {_VALID_OPERATIONS!r}, got {operations!r}")
 
     ops = sorted(set(operations), key=_VALID_OPERATIONS.index)
+    distinct = (max_operand + 1) ** 2 * len(ops) * len(_PROBLEM_TEMPLATES)
+    if unique and num_rows > distinct:
+        raise ValueError(f"unique=True allows at most {distinct} rows for these operands and operations")
     rng = random.Random(seed)
     rows: list[dict[str, str]] = []
-    for _ in range(num_rows):
+    seen: set[str] = set()
+    while len(rows) < num_rows:
         a = rng.randint(0, max_operand)
         b = rng.randint(0, max_operand)
         op = rng.choice(ops)
@@ -72,5 +78,8 @@ def make_arithmetic_dataset(
         answer = str(_apply(a, op, b))
         problem = rng.choice(_PROBLEM_TEMPLATES).format(expr=expr)
         solution = rng.choice(_SOLUTION_TEMPLATES).format(expr=expr, answer=answer)
+        if unique and problem in seen:
+            continue
+        seen.add(problem)
         rows.append({"problem": problem, "solution": solution, "answer": answer})
     return rows

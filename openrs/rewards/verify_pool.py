@@ -44,7 +44,15 @@ from pathlib import Path
 import openrs
 from openrs.rewards.math_verify_utils import GoldCache, Verdict, judge_group
 
-__all__ = ["DEFAULT_TIMEOUT_S", "VerifierPool", "default_workers", "get_pool", "judge_batch", "shutdown_pools"]
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "VerifierPool",
+    "check_golds",
+    "default_workers",
+    "get_pool",
+    "judge_batch",
+    "shutdown_pools",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +80,8 @@ class _Task:
     task_id: int
     gold: str
     texts: list[str]
-    positions: list[list[int]]  # where each (distinct) text's verdict goes in the caller's result list
+    positions: list[list[int]]  # where each (distinct) text's verdict goes in the caller's result list;
+    # a gold-only task (no texts, see VerifierPool.check_golds) holds its gold's own result slot here
 
 
 @dataclass
@@ -207,6 +216,22 @@ class VerifierPool:
                             self._remember((gold, text), verdict)
             return [Verdict.ERROR if verdict is None else verdict for verdict in results]
 
+    def check_golds(self, golds: Sequence[str | None], timeout_s: float) -> list[bool]:
+        """Whether each gold parses to an answer (each distinct gold parsed once, under the time limit)."""
+        with self._lock:
+            distinct = list(dict.fromkeys(g for g in golds if g is not None))
+            results: list[Verdict | None] = [None] * len(distinct)
+            pending: deque[_Task] = deque()
+            for slot, gold in enumerate(distinct):
+                if self._cached((gold, _GOLD_FAILED)) is not None:
+                    results[slot] = Verdict.GOLD_UNPARSEABLE
+                else:
+                    pending.append(self._task(gold, [], [[slot]]))
+            if pending:
+                self._run(pending, results, timeout_s)
+            parsed = {gold: results[slot] is Verdict.CORRECT for slot, gold in enumerate(distinct)}
+            return [gold is not None and parsed[gold] for gold in golds]
+
     def _make_tasks(self, groups: dict[str, dict[str, list[int]]]) -> deque[_Task]:
         """One task per gold; with fewer golds than ``TASKS_PER_WORKER`` x workers a gold's completions are split,
         so that a few slow completions of one prompt do not queue behind each other while workers sit idle."""
@@ -286,6 +311,8 @@ class VerifierPool:
                         self._fail_gold(task, results, remember=verdict is Verdict.GOLD_UNPARSEABLE)
                         worker.task = None
                         continue
+                    if not task.texts:  # a gold-only task: CORRECT means the gold parsed
+                        self._set(results, task.positions[0], Verdict.CORRECT)
                 else:
                     self._set(results, task.positions[index], verdict)
                 worker.next_index = index + 1
@@ -364,6 +391,25 @@ def _judge_inline(golds: Sequence[str | None], texts: Sequence[str], timeout_s: 
 
         judge_group(gold, [texts[p] for p in positions], emit, cache, timeout_s)
     return results
+
+
+def check_golds(
+    golds: Sequence[str | None], *, timeout_s: float = DEFAULT_TIMEOUT_S, workers: int | None = None
+) -> list[bool]:
+    """Whether each gold parses to an answer, with the same limits and pool as :func:`judge_batch`."""
+    if workers is None:
+        workers = default_workers()
+    if workers == 0 or multiprocessing.current_process().daemon:
+        outcome: dict[str, bool] = {}
+        cache = GoldCache()
+        for gold in dict.fromkeys(g for g in golds if g is not None):
+
+            def emit(index: int, verdict: Verdict, gold: str = gold) -> None:
+                outcome[gold] = verdict is Verdict.CORRECT
+
+            judge_group(gold, [], emit, cache, timeout_s)
+        return [gold is not None and outcome[gold] for gold in golds]
+    return get_pool(workers).check_golds(golds, timeout_s)
 
 
 def judge_batch(
