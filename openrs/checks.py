@@ -12,9 +12,9 @@ from openrs.plan import to_plain, training_processes
 GPU_DTYPES = ("bfloat16", "float16")
 
 
-def check_schema(cfg: DictConfig) -> None:
+def check_schema(cfg: DictConfig, schema_class: type = OpenRSConfig) -> None:
     """Re-validate the composed config against the schema: catches keys added with `+key=...` that it lacks."""
-    schema = OmegaConf.structured(OpenRSConfig)
+    schema = OmegaConf.structured(schema_class)
     try:
         # as a plain container: merging the typed node itself would carry the added key's flags along
         OmegaConf.merge(schema, OmegaConf.to_container(cfg, resolve=False))

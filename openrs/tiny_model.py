@@ -86,6 +86,14 @@ def is_tiny_model(name_or_path: str) -> bool:
     return isinstance(name_or_path, str) and name_or_path.strip() == TINY_MODEL_NAME
 
 
+def resolve_model_path(name_or_path: str, cache_dir: str | Path | None = None) -> str:
+    """A hub id or local dir, unchanged; ``"openrs-tiny"`` becomes the tiny model's directory (built offline on
+    first use under ``cache_dir``, default :func:`default_cache_dir`). Used by training and data curation alike."""
+    if is_tiny_model(name_or_path):
+        return str(ensure_tiny_model(cache_dir))
+    return name_or_path
+
+
 def ensure_tiny_model(cache_dir: str | Path | None = None) -> Path:
     """Build the tiny model and tokenizer under ``cache_dir`` if needed and return their directory.
 

@@ -1,0 +1,330 @@
+"""The ``difficulty`` step: estimate each problem's pass rate under a model and keep a band of it.
+
+For every row the model samples ``k`` completions of the chat-formatted prompt (``build_messages(problem,
+system_prompt)`` through the tokenizer's chat template); each is judged by the accuracy reward's verifier
+(:func:`openrs.rewards.correctness.judge_completions`, worker processes with a time limit) against the row's gold
+(``row[gold_column]``, else ``row["solution"]`` when that is missing or empty). The pass rate, correct / k, goes into
+``row[pass_rate_column]`` (float) and ``row["pass_k"] = k``. Rows with ``band[0] <= pass_rate <= band[1]`` are kept;
+the others are removed as ``"too easy"`` (above the band) or ``"too hard"`` (below), with detail ``{"pass_rate": p}``.
+
+* **Unparseable gold**: golds are checked before any generation (one cheap verification per row), and a row whose
+  gold math-verify cannot parse, or which has no gold at all, is removed as ``"unparseable gold"`` without sampling.
+* **reuse_existing**: a row that already holds a number in ``[0, 1]`` under ``pass_rate_column`` keeps it and is not
+  sampled, so a recipe can be re-run, and a dataset shipped with pass rates can be banded without a model (no model
+  is loaded when no row needs sampling; ``model`` is then unused). A value outside ``[0, 1]`` is an error; a missing
+  value, ``None`` or NaN is computed.
+* **extra**: ``pass_rate_histogram`` (rows per pass rate over all rows with one; every 1/k bucket is listed when rows
+  were sampled), ``completions``, ``generated_tokens``, ``tokens_per_s`` (generation only), ``generation_s``,
+  ``verify_s``, ``wall_s``, ``verdicts`` (counts over sampled completions), ``rows_sampled``, ``rows_reused``.
+
+Backends (``hf``, ``vllm``) are in :mod:`openrs.data.curation.generation`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from openrs.config import R1_SYSTEM_PROMPT
+from openrs.data.curation.base import Removal, Row, StepOutput
+from openrs.data.curation.generation import BACKENDS, DTYPES, Sampling, chat_prompt, load_generator, require_vllm
+from openrs.errors import ConfigError
+from openrs.rewards.correctness import judge_completions
+from openrs.rewards.math_verify_utils import Verdict
+from openrs.rewards.verify_pool import DEFAULT_TIMEOUT_S, check_golds
+
+__all__ = ["REASON_TOO_EASY", "REASON_TOO_HARD", "REASON_UNPARSEABLE_GOLD", "difficulty"]
+
+logger = logging.getLogger(__name__)
+
+REASON_TOO_EASY = "too easy"
+REASON_TOO_HARD = "too hard"
+REASON_UNPARSEABLE_GOLD = "unparseable gold"
+
+
+def difficulty(
+    rows: Sequence[Row],
+    *,
+    model: str,
+    backend: str = "hf",
+    k: int = 4,
+    temperature: float = 0.7,
+    top_p: float = 0.9,
+    max_new_tokens: int = 4096,
+    band: Sequence[float] = (0.0, 1.0),
+    batch_size: int = 16,
+    system_prompt: str | None = R1_SYSTEM_PROMPT,
+    gold_column: str = "answer",
+    seed: int = 0,
+    pass_rate_column: str = "pass_rate",
+    reuse_existing: bool = True,
+    dtype: str = "auto",
+    gpu_memory_utilization: float = 0.9,
+    tensor_parallel_size: int = 1,
+    verify_timeout_s: float = DEFAULT_TIMEOUT_S,
+    verify_workers: int | None = None,
+) -> StepOutput:
+    """Sample ``k`` completions per row with ``model``, store the pass rate, keep rows whose rate is within ``band``.
+
+    ``verify_timeout_s`` / ``verify_workers`` are the verifier's per-item limit and pool size (``None``: one per core
+    up to 8; 0: in-process), as for the accuracy reward. Rows are not modified in place: kept rows are copies.
+    """
+    started = time.perf_counter()
+    low, high = _validate(
+        model=model,
+        backend=backend,
+        k=k,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        band=band,
+        batch_size=batch_size,
+        system_prompt=system_prompt,
+        gold_column=gold_column,
+        seed=seed,
+        pass_rate_column=pass_rate_column,
+        dtype=dtype,
+        gpu_memory_utilization=gpu_memory_utilization,
+        tensor_parallel_size=tensor_parallel_size,
+        verify_timeout_s=verify_timeout_s,
+        verify_workers=verify_workers,
+    )
+    rows = [dict(row) for row in rows]
+    rates: list[float | None] = [None] * len(rows)
+    unparseable: dict[int, Any] = {}  # row index -> its gold
+    to_sample: list[int] = []
+    for index, row in enumerate(rows):
+        existing = _existing_rate(row, pass_rate_column) if reuse_existing else None
+        if existing is None:
+            to_sample.append(index)
+        else:
+            rates[index] = existing
+            row[pass_rate_column] = existing
+    rows_reused = len(rows) - len(to_sample)
+
+    stats: dict[str, Any] = {"completions": 0, "generated_tokens": 0, "tokens_per_s": 0.0, "generation_s": 0.0}
+    verdict_counts: Counter[str] = Counter()
+    verify_s = 0.0
+    if to_sample:
+        if backend == "vllm":
+            require_vllm(tensor_parallel_size)  # fail before the gold check, not after
+        golds = {index: _gold(rows[index], gold_column) for index in to_sample}
+        verify_started = time.perf_counter()
+        parses = check_golds([golds[i] for i in to_sample], timeout_s=verify_timeout_s, workers=verify_workers)
+        verify_s += time.perf_counter() - verify_started
+        for index, parsed in zip(to_sample, parses, strict=True):
+            if not parsed:
+                unparseable[index] = golds[index]
+        to_sample = [index for index in to_sample if index not in unparseable]
+
+    if to_sample:
+        generator = load_generator(
+            backend,
+            model,
+            batch_size=batch_size,
+            dtype=dtype,
+            gpu_memory_utilization=gpu_memory_utilization,
+            tensor_parallel_size=tensor_parallel_size,
+            seed=seed,
+        )
+        sampling = Sampling(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
+        prompts = [chat_prompt(generator.tokenizer, rows[i]["problem"], system_prompt) for i in to_sample]
+        completions = generator.generate(prompts, k, sampling)
+        stats.update(
+            completions=generator.stats.completions,
+            generated_tokens=generator.stats.tokens,
+            tokens_per_s=round(generator.stats.tokens_per_s, 1),
+            generation_s=round(generator.stats.seconds, 3),
+        )
+        texts = [text for group in completions for text in group]
+        flat_golds = [golds[index] for index in to_sample for _ in range(k)]
+        problems = [rows[index]["problem"] for index in to_sample for _ in range(k)]
+        verify_started = time.perf_counter()
+        verdicts = judge_completions(
+            texts, flat_golds, "difficulty", timeout_s=verify_timeout_s, workers=verify_workers, prompts=problems
+        )
+        verify_s += time.perf_counter() - verify_started
+        verdict_counts.update(verdict.name.lower() for verdict in verdicts)
+        for position, index in enumerate(to_sample):
+            group = verdicts[position * k : (position + 1) * k]
+            if any(v is Verdict.GOLD_UNPARSEABLE for v in group):  # its parse timed out now, under load
+                unparseable[index] = golds[index]
+                continue
+            rate = sum(v is Verdict.CORRECT for v in group) / k
+            rates[index] = rate
+            rows[index][pass_rate_column] = rate
+            rows[index]["pass_k"] = k
+
+    kept: list[Row] = []
+    removed: list[Removal] = []
+    for index, row in enumerate(rows):
+        rate = rates[index]
+        if index in unparseable:
+            removed.append(Removal(row, REASON_UNPARSEABLE_GOLD, {"gold": _preview(unparseable[index])}))
+        elif rate is None:  # not reached: every row is reused, sampled or unparseable
+            raise AssertionError(f"difficulty: row {row.get('id')!r} got no pass rate")
+        elif rate > high:
+            removed.append(Removal(row, REASON_TOO_EASY, {"pass_rate": rate}))
+        elif rate < low:
+            removed.append(Removal(row, REASON_TOO_HARD, {"pass_rate": rate}))
+        else:
+            kept.append(row)
+
+    sampled_rates = [rates[index] for index in to_sample if index not in unparseable]
+    extra = {
+        "model": model if to_sample else None,
+        "backend": backend if to_sample else None,
+        "k": k,
+        "band": [low, high],
+        "rows_sampled": len(sampled_rates),
+        "rows_reused": rows_reused,
+        "pass_rate_histogram": _histogram([r for r in rates if r is not None], k if sampled_rates else None),
+        **stats,
+        "verdicts": dict(sorted(verdict_counts.items())),
+        "verify_s": round(verify_s, 3),
+        "wall_s": round(time.perf_counter() - started, 3),
+    }
+    logger.info(
+        "difficulty: %d rows sampled (k=%d, %s tokens/s), %d reused, %d unparseable gold; kept %d of %d in [%g, %g]",
+        len(sampled_rates),
+        k,
+        extra["tokens_per_s"],
+        rows_reused,
+        len(unparseable),
+        len(kept),
+        len(rows),
+        low,
+        high,
+    )
+    return StepOutput(rows=kept, removed=removed, extra=extra)
+
+
+# --- helpers -------------------------------------------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _existing_rate(row: Row, column: str) -> float | None:
+    """The row's pass rate when it has a usable one; ``None`` when it must be computed."""
+    value = row.get(column)
+    if value is None:
+        return None
+    if isinstance(value, np.generic):  # a numpy scalar, as pandas gives
+        value = value.item()
+    if not _is_number(value) or math.isnan(value):
+        return None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(
+            f"difficulty: row {row.get('id')!r} has {column}={value!r}, outside [0, 1]. Fix the data, or set "
+            f"reuse_existing=false to recompute, or pass_rate_column to another column."
+        )
+    return float(value)
+
+
+def _gold(row: Row, gold_column: str) -> str | None:
+    """``row[gold_column]``, else ``row["solution"]``, as stripped text; ``None`` when neither has any."""
+    for column in (gold_column, "solution"):
+        value = row.get(column)
+        text = None if value is None else str(value).strip()
+        if text:
+            return text
+    return None
+
+
+def _preview(gold: Any, limit: int = 200) -> str | None:
+    return None if gold is None else str(gold)[:limit]
+
+
+def _histogram(rates: list[float], k: int | None) -> dict[str, int]:
+    """Rows per pass rate (rounded to 4 places), in increasing order; with ``k``, every multiple of 1/k is listed."""
+    counts: Counter[float] = Counter(round(rate, 4) for rate in rates)
+    if k is not None:
+        for correct in range(k + 1):
+            counts.setdefault(round(correct / k, 4), 0)
+    return {f"{rate:g}": counts[rate] for rate in sorted(counts)}
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"difficulty: parameter '{name}' must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_number(name: str, value: Any) -> None:
+    if not _is_number(value) or not math.isfinite(value):
+        raise ConfigError(f"difficulty: parameter '{name}' must be a finite number, got {value!r}")
+
+
+def _check_column(name: str, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"difficulty: parameter '{name}' must be a non-empty column name, got {value!r}")
+
+
+def _validate(
+    *,
+    model: Any,
+    backend: Any,
+    k: Any,
+    temperature: Any,
+    top_p: Any,
+    max_new_tokens: Any,
+    band: Any,
+    batch_size: Any,
+    system_prompt: Any,
+    gold_column: Any,
+    seed: Any,
+    pass_rate_column: Any,
+    dtype: Any,
+    gpu_memory_utilization: Any,
+    tensor_parallel_size: Any,
+    verify_timeout_s: Any,
+    verify_workers: Any,
+) -> tuple[float, float]:
+    """Check every parameter before any work; errors name the parameter. Returns the band as two floats."""
+    if not isinstance(model, str):
+        raise ConfigError(f"difficulty: parameter 'model' must be a hub id, a local path or openrs-tiny, got {model!r}")
+    if backend not in BACKENDS:
+        raise ConfigError(f"difficulty: parameter 'backend' must be one of {list(BACKENDS)}, got {backend!r}")
+    _check_int("k", k, 1)
+    _check_number("temperature", temperature)
+    if temperature < 0:
+        raise ConfigError(f"difficulty: parameter 'temperature' must be >= 0 (0: greedy), got {temperature!r}")
+    _check_number("top_p", top_p)
+    if not 0 < top_p <= 1:
+        raise ConfigError(f"difficulty: parameter 'top_p' must be in (0, 1], got {top_p!r}")
+    _check_int("max_new_tokens", max_new_tokens, 1)
+    if isinstance(band, (str, bytes)) or not hasattr(band, "__iter__"):
+        raise ConfigError(f"difficulty: parameter 'band' must be a pair [low, high], got {band!r}")
+    band = list(band)
+    if len(band) != 2 or not all(_is_number(b) and math.isfinite(b) for b in band):
+        raise ConfigError(f"difficulty: parameter 'band' must be a pair of numbers [low, high], got {band!r}")
+    low, high = float(band[0]), float(band[1])
+    if not 0.0 <= low <= high <= 1.0:
+        raise ConfigError(f"difficulty: parameter 'band' must satisfy 0 <= low <= high <= 1, got {band!r}")
+    _check_int("batch_size", batch_size, 1)
+    if system_prompt is not None and not isinstance(system_prompt, str):
+        raise ConfigError(f"difficulty: parameter 'system_prompt' must be a string or null, got {system_prompt!r}")
+    _check_column("gold_column", gold_column)
+    _check_column("pass_rate_column", pass_rate_column)
+    _check_int("seed", seed, 0)
+    if dtype not in DTYPES:
+        raise ConfigError(f"difficulty: parameter 'dtype' must be one of {list(DTYPES)}, got {dtype!r}")
+    _check_number("gpu_memory_utilization", gpu_memory_utilization)
+    if not 0 < gpu_memory_utilization <= 1:
+        raise ConfigError(
+            f"difficulty: parameter 'gpu_memory_utilization' must be in (0, 1], got {gpu_memory_utilization!r}"
+        )
+    _check_int("tensor_parallel_size", tensor_parallel_size, 1)
+    _check_number("verify_timeout_s", verify_timeout_s)
+    if verify_timeout_s <= 0:
+        raise ConfigError(f"difficulty: parameter 'verify_timeout_s' must be positive, got {verify_timeout_s!r}")
+    if verify_workers is not None:
+        _check_int("verify_workers", verify_workers, 0)
+    return low, high

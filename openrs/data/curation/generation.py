@@ -1,0 +1,312 @@
+"""Sampling completions for curation steps: one small interface, two backends.
+
+A backend is built by :func:`load_generator` and has ``tokenizer`` (for the chat template), ``stats`` (tokens and
+seconds spent generating, accumulated over calls) and::
+
+    generate(prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]
+
+``prompts`` are chat-formatted strings (:func:`chat_prompt`); the result holds ``n`` completion texts per prompt, in
+prompt order, special tokens removed. Both backends tokenize a prompt the same way (``add_special_tokens=False``: the
+chat template already holds any BOS) and sample with plain temperature + top-p: the model's own generation defaults
+(``top_k``, ``repetition_penalty`` in its ``generation_config.json``) are not applied, so ``hf`` and ``vllm`` sample
+the same distribution. ``temperature=0`` is greedy decoding (the ``n`` completions are then identical).
+
+* ``hf``: transformers ``generate`` on CUDA when available, else CPU, in batches of ``batch_size`` prompts (so
+  ``batch_size * n`` sequences at once) with left padding, seeded with ``torch.manual_seed(seed)`` at the start of
+  each call (the global RNG state is restored after). For the tiny model and debugging; slow for real models.
+* ``vllm``: ``vllm.LLM`` + ``SamplingParams`` (GPU only; ``pip install -e '.[gpu]'``). vLLM is imported only here,
+  after :func:`require_vllm` checked that it is installed and a CUDA GPU is visible, before any model is loaded. The
+  translation of our parameters into vLLM's is in the pure functions :func:`vllm_engine_kwargs` and
+  :func:`vllm_sampling_kwargs`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from openrs.data.prepare import build_messages
+from openrs.errors import ConfigError
+from openrs.tiny_model import resolve_model_path
+
+__all__ = [
+    "BACKENDS",
+    "DTYPES",
+    "GenerationStats",
+    "Generator",
+    "HFGenerator",
+    "Sampling",
+    "VLLMGenerator",
+    "chat_prompt",
+    "hf_torch_dtype",
+    "load_generator",
+    "require_vllm",
+    "vllm_engine_kwargs",
+    "vllm_sampling_kwargs",
+    "vllm_token_prompts",
+]
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("hf", "vllm")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to sample: plain temperature + top-p (``temperature=0``: greedy), at most ``max_new_tokens`` each."""
+
+    temperature: float = 0.7
+    top_p: float = 0.9
+    max_new_tokens: int = 4096
+    seed: int = 0
+
+
+@dataclass
+class GenerationStats:
+    """What a backend generated so far: completions, new tokens (up to and including EOS) and seconds."""
+
+    prompts: int = 0
+    completions: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+class Generator(Protocol):
+    name: str
+    tokenizer: Any
+    stats: GenerationStats
+
+    def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]: ...
+
+
+def chat_prompt(tokenizer: Any, problem: str, system_prompt: str | None) -> str:
+    """The prompt string the model sees: ``build_messages`` through the chat template, with the generation prompt."""
+    return tokenizer.apply_chat_template(
+        build_messages(problem, system_prompt), tokenize=False, add_generation_prompt=True
+    )
+
+
+def hf_torch_dtype(dtype: str, device_type: str) -> Any:
+    """``auto`` is bfloat16 on CUDA and float32 elsewhere; other names map to the torch dtype of that name."""
+    import torch
+
+    if dtype == "auto":
+        dtype = "bfloat16" if device_type == "cuda" else "float32"
+    return getattr(torch, dtype)
+
+
+def load_generator(
+    backend: str,
+    model: str,
+    *,
+    batch_size: int = 16,
+    dtype: str = "auto",
+    gpu_memory_utilization: float = 0.9,
+    tensor_parallel_size: int = 1,
+    seed: int = 0,
+) -> Generator:
+    """Build the ``backend`` for ``model`` (a hub id, a local dir, or ``openrs-tiny``, built offline on first use)."""
+    if backend == "vllm":
+        require_vllm(tensor_parallel_size)  # before resolving or loading anything
+        return VLLMGenerator(
+            resolve_model_path(model),
+            dtype=dtype,
+            gpu_memory_utilization=gpu_memory_utilization,
+            tensor_parallel_size=tensor_parallel_size,
+            seed=seed,
+        )
+    if backend == "hf":
+        return HFGenerator(resolve_model_path(model), batch_size=batch_size, dtype=dtype)
+    raise ConfigError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+
+
+# --- hf ------------------------------------------------------------------------------------------------------------
+
+
+class HFGenerator:
+    """transformers ``generate``, batched, on CUDA when available (else CPU)."""
+
+    name = "hf"
+
+    def __init__(self, model_path: str, *, batch_size: int = 16, dtype: str = "auto", device: str | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.batch_size = batch_size
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        torch_dtype = hf_torch_dtype(dtype, self.device.type)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(self.device).eval()
+        eos = self.model.generation_config.eos_token_id
+        eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+        if self.tokenizer.eos_token_id is not None:
+            eos.append(self.tokenizer.eos_token_id)
+        self.eos_token_ids = sorted(set(eos))
+        self.stats = GenerationStats()
+        logger.info("hf backend: %s on %s (%s)", model_path, self.device, torch_dtype)
+
+    def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]:
+        import torch
+        from tqdm.auto import tqdm
+
+        started = time.perf_counter()
+        results: list[list[str]] = []
+        greedy = sampling.temperature == 0
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": sampling.max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            # Neutralise the model's own sampling defaults, as vLLM does when given explicit SamplingParams.
+            "top_k": 0,
+            "repetition_penalty": 1.0,
+        }
+        if greedy:  # HF refuses num_return_sequences > 1 without sampling: decode once, repeat
+            kwargs.update(do_sample=False, num_return_sequences=1, temperature=1.0, top_p=1.0)
+        else:
+            kwargs.update(
+                do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, num_return_sequences=n
+            )
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(sampling.seed)
+            with tqdm(total=len(prompts), desc="sampling (hf)", unit="prompt") as bar:
+                for start in range(0, len(prompts), self.batch_size):
+                    batch = prompts[start : start + self.batch_size]
+                    encoded = self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
+                    encoded = encoded.to(self.device)
+                    output = self.model.generate(**encoded, **kwargs)
+                    new_tokens = output[:, encoded["input_ids"].shape[1] :]
+                    self.stats.tokens += self._count_tokens(new_tokens)
+                    texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+                    per_prompt = 1 if greedy else n
+                    for i in range(len(batch)):
+                        group = texts[i * per_prompt : (i + 1) * per_prompt]
+                        results.append(group * n if greedy else group)
+                    bar.update(len(batch))
+        self.stats.prompts += len(prompts)
+        self.stats.completions += len(prompts) * n
+        self.stats.seconds += time.perf_counter() - started
+        return results
+
+    def _count_tokens(self, new_tokens: Any) -> int:
+        """Generated tokens per sequence: up to and including the first EOS (the rest is padding)."""
+        import torch
+
+        length = new_tokens.shape[1]
+        if not self.eos_token_ids or length == 0:
+            return int(new_tokens.numel())
+        is_eos = torch.isin(new_tokens, torch.tensor(self.eos_token_ids, device=new_tokens.device))
+        has_eos = is_eos.any(dim=1)
+        first_eos = is_eos.int().argmax(dim=1)
+        return int(torch.where(has_eos, first_eos + 1, torch.full_like(first_eos, length)).sum())
+
+
+# --- vllm ----------------------------------------------------------------------------------------------------------
+
+
+def require_vllm(tensor_parallel_size: int = 1) -> None:
+    """Raise :class:`ConfigError` naming the fix unless vLLM is installed and enough CUDA GPUs are visible."""
+    if importlib.util.find_spec("vllm") is None:
+        raise ConfigError(
+            "backend=vllm needs the vllm package, which is not installed. On a GPU machine install it with "
+            "`pip install -e '.[gpu]'`; without a GPU use backend=hf."
+        )
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if gpus == 0:
+        raise ConfigError(
+            "backend=vllm needs a CUDA GPU and none is visible (torch.cuda.is_available() is False). Use backend=hf "
+            "on this machine, or run on a GPU machine set up with `pip install -e '.[gpu]'`."
+        )
+    if tensor_parallel_size > gpus:
+        raise ConfigError(f"tensor_parallel_size={tensor_parallel_size} but only {gpus} CUDA GPU(s) are visible.")
+
+
+def vllm_engine_kwargs(
+    model_path: str, *, dtype: str, gpu_memory_utilization: float, tensor_parallel_size: int, seed: int
+) -> dict[str, Any]:
+    """Keyword arguments of ``vllm.LLM``. ``dtype=auto`` becomes bfloat16, as in the hf backend on CUDA (vLLM's own
+    ``auto`` would turn a float32 checkpoint into float16)."""
+    return {
+        "model": model_path,
+        "dtype": "bfloat16" if dtype == "auto" else dtype,
+        "gpu_memory_utilization": gpu_memory_utilization,
+        "tensor_parallel_size": tensor_parallel_size,
+        "seed": seed,
+    }
+
+
+def vllm_sampling_kwargs(n: int, sampling: Sampling) -> dict[str, Any]:
+    """Keyword arguments of ``vllm.SamplingParams`` (vLLM gives the i-th of the ``n`` samples the seed ``seed + i``)."""
+    return {
+        "n": n,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "max_tokens": sampling.max_new_tokens,
+        "seed": sampling.seed,
+    }
+
+
+def vllm_token_prompts(tokenizer: Any, prompts: Sequence[str]) -> list[dict[str, list[int]]]:
+    """Prompts as vLLM ``TokensPrompt`` dicts, tokenized without special tokens like the hf backend (vLLM would add a
+    BOS to a text prompt whose chat template already starts with one, as DeepSeek-R1-Distill's does)."""
+    return [{"prompt_token_ids": list(tokenizer(p, add_special_tokens=False)["input_ids"])} for p in prompts]
+
+
+class VLLMGenerator:
+    """``vllm.LLM.generate`` with ``SamplingParams(n=...)``; vLLM batches and schedules all prompts itself."""
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        dtype: str = "auto",
+        gpu_memory_utilization: float = 0.9,
+        tensor_parallel_size: int = 1,
+        seed: int = 0,
+    ):
+        require_vllm(tensor_parallel_size)
+        from transformers import AutoTokenizer
+        from vllm import LLM
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.llm = LLM(
+            **vllm_engine_kwargs(
+                model_path,
+                dtype=dtype,
+                gpu_memory_utilization=gpu_memory_utilization,
+                tensor_parallel_size=tensor_parallel_size,
+                seed=seed,
+            )
+        )
+        self.stats = GenerationStats()
+
+    def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]:
+        from vllm import SamplingParams
+
+        started = time.perf_counter()
+        params = SamplingParams(**vllm_sampling_kwargs(n, sampling))
+        outputs = self.llm.generate(vllm_token_prompts(self.tokenizer, prompts), params, use_tqdm=True)
+        results = []
+        for output in outputs:  # in prompt order
+            completions = sorted(output.outputs, key=lambda c: c.index)
+            self.stats.tokens += sum(len(c.token_ids) for c in completions)
+            results.append([c.text for c in completions])
+        self.stats.prompts += len(prompts)
+        self.stats.completions += len(prompts) * n
+        self.stats.seconds += time.perf_counter() - started
+        return results

@@ -1,0 +1,55 @@
+"""The `python -m openrs.data` job: run the recipe, write the outputs, optionally push, explain config errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from openrs.data.curation.pipeline import run_recipe, write_outputs
+from openrs.errors import ConfigError
+
+__all__ = ["curate", "curate_or_explain", "push"]
+
+log = logging.getLogger(__name__)
+
+
+def push(paths: dict[str, Path], repo_id: str, private: bool) -> None:
+    """Upload the data and the card to a hub dataset repo (needs network and a token)."""
+    from datasets import load_dataset
+    from huggingface_hub import HfApi
+
+    data = paths["data"]
+    dataset = load_dataset("parquet" if data.suffix == ".parquet" else "json", data_files=str(data), split="train")
+    try:
+        dataset.push_to_hub(repo_id, private=private)
+        HfApi().upload_file(
+            path_or_fileobj=str(paths["card"]), path_in_repo="README.md", repo_id=repo_id, repo_type="dataset"
+        )
+    except Exception as err:  # network, auth, permissions
+        raise ConfigError(
+            f"push_to_hub={repo_id} failed: {type(err).__name__}: {str(err)[:300]}. The data is saved in "
+            f"{data.parent}; log in with `hf auth login` (or set HF_TOKEN) and check the network, then push again."
+        ) from err
+    log.info("pushed %s to the hub as %s", data, repo_id)
+
+
+def curate(cfg: DictConfig, output_dir: Path) -> dict[str, Path]:
+    result = run_recipe(cfg)
+    paths = write_outputs(result, cfg, output_dir)
+    log.info("curated %d rows -> %s (card: %s)", len(result.rows), paths["data"], paths["card"])
+    if cfg.push_to_hub:
+        push(paths, cfg.push_to_hub, cfg.private)
+    return paths
+
+
+def curate_or_explain(cfg: DictConfig, output_dir: Path) -> int:
+    """Run and return 0, or print a configuration error (no traceback) and return 2."""
+    try:
+        curate(cfg, output_dir)
+    except ConfigError as err:
+        print(f"openrs.data: configuration error: {err}", file=sys.stderr)
+        return 2
+    return 0
