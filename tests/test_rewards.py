@@ -127,7 +127,7 @@ def test_gold_parsed_once_per_distinct_gold(monkeypatch: pytest.MonkeyPatch):
     real_parse = mvu.parse
 
     def counting_parse(pred: str, *args: Any, **kwargs: Any):
-        calls.append((pred, kwargs.get("extraction_config") is mvu.GOLD_EXTRACTION_CONFIG))
+        calls.append((pred, kwargs.get("extraction_config") is mvu.RECIPE.gold_config))
         return real_parse(pred, *args, **kwargs)
 
     monkeypatch.setattr(mvu, "parse", counting_parse)
@@ -175,7 +175,7 @@ def test_completion_parse_error_scores_zero(monkeypatch: pytest.MonkeyPatch):
     real_parse = mvu.parse
 
     def parse_failing_on_completions(pred: str, *args: Any, **kwargs: Any):
-        if kwargs.get("extraction_config") is mvu.COMPLETION_EXTRACTION_CONFIG:
+        if kwargs.get("extraction_config") is mvu.RECIPE.completion_config:
             raise RuntimeError("boom")
         return real_parse(pred, *args, **kwargs)
 

@@ -31,12 +31,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import math_verify.grader
 import math_verify.parser
 from latex2sympy2_extended import NormalizationConfig
-from math_verify import LatexExtractionConfig, parse, verify
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 from sympy import Interval, Mul, Rational, UnevaluatedExpr
 
 __all__ = [
@@ -44,7 +45,11 @@ __all__ = [
     "GOLD_EXTRACTION_CONFIG",
     "GoldCache",
     "ItemTimeout",
+    "RECIPE",
+    "SCHEMES",
+    "Scheme",
     "Verdict",
+    "answer_key",
     "judge",
     "judge_group",
     "parse_completion",
@@ -193,7 +198,38 @@ def _choice_parts(parsed: list[Any]) -> tuple[list[Any], list[Any]]:
     return ([p for p in as_math[0] if not isinstance(p, str)], [p for p in as_math[1] if not isinstance(p, str)])
 
 
-def parse_gold(gold: Any) -> list[Any]:
+@dataclass(frozen=True)
+class Scheme:
+    """How answers are extracted and compared: the training rewards' recipe, or an evaluation protocol."""
+
+    name: str
+    gold_config: tuple[Any, ...]
+    completion_config: tuple[Any, ...]
+    answer_section_first: bool  # try the text after the last `</think>` before the whole completion
+    fixes: bool  # openrs's corrections: relations vs sets, percentages as numbers, sets never intervals
+    float_rounding: int = 6
+
+
+_LIGHTEVAL_PREDICTION = (ExprExtractionConfig(), LatexExtractionConfig(boxed_match_priority=0))
+
+#: ``recipe``: the Open-RS training reward (see the module docstring). ``latex_gold`` / ``expr_gold``: the Open-RS
+#: evaluation (lighteval's math tasks in open-rs `src/open_r1/evaluate.py`): gold extracted as LaTeX (MATH-500,
+#: Minerva, OlympiadBench) or as an expression (AIME, AMC), the prediction as expression + LaTeX with boxed answers
+#: first, 5 decimal places. ``*_fixed`` adds openrs's corrections and the answer-section-first rule to them.
+SCHEMES: dict[str, Scheme] = {
+    scheme.name: scheme
+    for scheme in (
+        Scheme("recipe", tuple(GOLD_EXTRACTION_CONFIG), tuple(COMPLETION_EXTRACTION_CONFIG), True, True),
+        Scheme("latex_gold", (LatexExtractionConfig(),), _LIGHTEVAL_PREDICTION, False, False, 5),
+        Scheme("expr_gold", (ExprExtractionConfig(),), _LIGHTEVAL_PREDICTION, False, False, 5),
+        Scheme("latex_gold_fixed", (LatexExtractionConfig(),), _LIGHTEVAL_PREDICTION, True, True, 5),
+        Scheme("expr_gold_fixed", (ExprExtractionConfig(),), _LIGHTEVAL_PREDICTION, True, True, 5),
+    )
+}
+RECIPE = SCHEMES["recipe"]
+
+
+def parse_gold(gold: Any, scheme: Scheme = RECIPE) -> list[Any]:
     """Parse one gold answer. Returns math-verify's extraction list; empty when unparseable. May raise."""
     if gold is None:
         return []
@@ -204,24 +240,28 @@ def parse_gold(gold: Any) -> list[Any]:
     # A bare answer is parsed whole first: anchorless extraction of the raw text finds only a piece of `(2, \\frac12)`.
     candidates = (f"${text}$", f"\\boxed{{{text}}}", text) if _looks_like_bare_answer(text) else (text,)
     for candidate in candidates:
-        parsed = _parse(candidate, GOLD_EXTRACTION_CONFIG)
+        parsed = _parse(candidate, scheme.gold_config)
         if parsed:
+            if not scheme.fixes:
+                return parsed
             letter, value = _choice_parts(parsed)
             return parsed + letter + value  # an AMC gold `(C) 12` also accepts `C` and `12`
     return []
 
 
-def parse_completion(text: str) -> list[Any]:
-    """Parse a completion with the recipe's extraction config; empty list when nothing is found. May raise.
+def parse_completion(text: str, scheme: Scheme = RECIPE) -> list[Any]:
+    """Parse a completion with the scheme's extraction config; empty list when nothing is found. May raise.
 
-    The text after the last ``</think>`` is tried first, then the whole text: a draft ``\\boxed{}`` in the reasoning
-    would otherwise be merged with the final one (math-verify joins every box) and a right answer scored wrong.
+    With ``answer_section_first`` the text after the last ``</think>`` is tried first, then the whole text: a draft
+    ``\\boxed{}`` in the reasoning would otherwise be merged with the final one (math-verify joins every box).
     """
     text = _preprocess(text)
     _, closed, answer_section = text.rpartition("</think>")
-    parsed = _parse(answer_section, COMPLETION_EXTRACTION_CONFIG) if closed else []
+    parsed = _parse(answer_section, scheme.completion_config) if closed and scheme.answer_section_first else []
     if not parsed:
-        parsed = _parse(text, COMPLETION_EXTRACTION_CONFIG)
+        parsed = _parse(text, scheme.completion_config)
+    if not scheme.fixes:
+        return parsed
     letter, _ = _choice_parts(parsed)
     return parsed + letter  # `(C) 12` also answers a letter gold `C`; not its value, or `(D) 12` would match `(C) 12`
 
@@ -230,19 +270,19 @@ def parse_completion(text: str) -> list[Any]:
 
 
 class GoldCache:
-    """Parsed golds by text, least recently used evicted first (a worker judges the same problems every epoch)."""
+    """Parsed golds by (scheme, text), least recently used evicted first (a worker sees the same problems often)."""
 
     def __init__(self, max_size: int = 4096) -> None:
         self.max_size = max_size
-        self._items: OrderedDict[str, list[Any]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
 
-    def get(self, gold: str) -> list[Any] | None:
+    def get(self, gold: tuple[str, str]) -> list[Any] | None:
         parsed = self._items.get(gold)
         if parsed is not None:
             self._items.move_to_end(gold)
         return parsed
 
-    def put(self, gold: str, parsed: list[Any]) -> None:
+    def put(self, gold: tuple[str, str], parsed: list[Any]) -> None:
         self._items[gold] = parsed
         self._items.move_to_end(gold)
         while len(self._items) > self.max_size:
@@ -262,62 +302,78 @@ def _set_written_for_interval(gold_parsed: list[Any], answer: list[Any]) -> bool
     return any(isinstance(g, Interval) for g in gold_parsed) and answer_text.lstrip().startswith(("\\{", "\\left\\{"))
 
 
-def judge(gold_parsed: list[Any], text: str) -> Verdict:
-    """Judge one completion against an already parsed, non-empty gold. May raise (including :class:`ItemTimeout`).
-
-    Beyond math-verify's defaults: relations match sets (``x \\geq 1`` vs ``[1, \\infty)``), a percentage also stands
-    for its number, and a set never matches an interval gold.
-    """
-    answer = parse_completion(text)
+def answer_key(answer: list[Any]) -> str | None:
+    """A short string for an extracted answer, equal for answers with the same parsed form (for majority votes)."""
     if not answer:
-        return Verdict.NO_ANSWER
+        return None
+    return str(answer[0])[:200]
+
+
+def judge(gold_parsed: list[Any], text: str, scheme: Scheme = RECIPE) -> tuple[Verdict, str | None]:
+    """Judge one completion against an already parsed, non-empty gold: the verdict and :func:`answer_key`.
+
+    May raise (including :class:`ItemTimeout`). With the scheme's ``fixes``, beyond math-verify's defaults: relations
+    match sets (``x \\geq 1`` vs ``[1, \\infty)``), a percentage also stands for its number, and a set never
+    matches an interval gold.
+    """
+    answer = parse_completion(text, scheme)
+    if not answer:
+        return Verdict.NO_ANSWER, None
+    key = answer_key(answer)
+    if not scheme.fixes:
+        correct = verify(gold_parsed, answer, float_rounding=scheme.float_rounding, timeout_seconds=None)
+        return (Verdict.CORRECT if correct else Verdict.WRONG), key
     if _set_written_for_interval(gold_parsed, answer):
-        return Verdict.WRONG
+        return Verdict.WRONG, key
     gold_parsed = gold_parsed + _percent_values(gold_parsed)
     answer = answer + _percent_values(answer)
-    correct = verify(gold_parsed, answer, allow_set_relation_comp=True, timeout_seconds=None)
-    return Verdict.CORRECT if correct else Verdict.WRONG
+    correct = verify(
+        gold_parsed, answer, float_rounding=scheme.float_rounding, allow_set_relation_comp=True, timeout_seconds=None
+    )
+    return (Verdict.CORRECT if correct else Verdict.WRONG), key
 
 
-def _guarded(func: Callable[[], Verdict], soft_limit_s: float | None) -> Verdict:
+def _guarded(func: Callable[[], tuple[Verdict, str | None]], soft_limit_s: float | None) -> tuple[Verdict, str | None]:
     try:
         with time_limit(soft_limit_s):
             return func()
     except ItemTimeout:
-        return Verdict.TIMEOUT
+        return Verdict.TIMEOUT, None
     except RecursionError:
-        return Verdict.ERROR
+        return Verdict.ERROR, None
     except Exception:
         logger.debug("math-verify raised", exc_info=True)
-        return Verdict.ERROR
+        return Verdict.ERROR, None
 
 
 def judge_group(
     gold: str,
     texts: Sequence[str],
-    emit: Callable[[int, Verdict], None],
+    emit: Callable[[int, Verdict, str | None], None],
     cache: GoldCache,
     soft_limit_s: float | None,
+    scheme: str = "recipe",
 ) -> None:
-    """Judge ``texts`` against one ``gold``, parsing the gold once; ``emit(index, verdict)`` after each step.
+    """Judge ``texts`` against one ``gold``, parsing the gold once; ``emit(index, verdict, answer)`` after each step.
 
-    ``emit(-1, verdict)`` reports the gold itself first (``CORRECT`` when parsed, else ``GOLD_UNPARSEABLE``,
+    ``emit(-1, verdict, None)`` reports the gold itself first (``CORRECT`` when parsed, else ``GOLD_UNPARSEABLE``,
     ``TIMEOUT`` or ``ERROR``); after a failed gold nothing else is emitted and every text shares its verdict.
     """
-    gold_parsed = cache.get(gold)
+    rules = SCHEMES[scheme]
+    gold_parsed = cache.get((scheme, gold))
     if gold_parsed is None:
         holder: list[list[Any]] = []
 
-        def parse_and_keep() -> Verdict:
-            holder.append(parse_gold(gold))
-            return Verdict.CORRECT if holder[0] else Verdict.GOLD_UNPARSEABLE
+        def parse_and_keep() -> tuple[Verdict, None]:
+            holder.append(parse_gold(gold, rules))
+            return (Verdict.CORRECT if holder[0] else Verdict.GOLD_UNPARSEABLE), None
 
-        verdict = _guarded(parse_and_keep, soft_limit_s)
+        verdict, _ = _guarded(parse_and_keep, soft_limit_s)
         if verdict is not Verdict.CORRECT:
-            emit(-1, verdict)
+            emit(-1, verdict, None)
             return
         gold_parsed = holder[0]
-        cache.put(gold, gold_parsed)
-    emit(-1, Verdict.CORRECT)
+        cache.put((scheme, gold), gold_parsed)
+    emit(-1, Verdict.CORRECT, None)
     for index, text in enumerate(texts):
-        emit(index, _guarded(lambda text=text: judge(gold_parsed, text), soft_limit_s))
+        emit(index, *_guarded(lambda text=text: judge(gold_parsed, text, rules), soft_limit_s))

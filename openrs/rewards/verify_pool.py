@@ -51,6 +51,7 @@ __all__ = [
     "default_workers",
     "get_pool",
     "judge_batch",
+    "judge_outcomes",
     "shutdown_pools",
 ]
 
@@ -75,10 +76,14 @@ def default_workers() -> int:
     return max(1, min(MAX_AUTO_WORKERS, cores // local_processes))
 
 
+Outcome = tuple[Verdict, str | None]  # the verdict and the extracted answer's key (for majority votes)
+
+
 @dataclass
 class _Task:
     task_id: int
     gold: str
+    scheme: str
     texts: list[str]
     positions: list[list[int]]  # where each (distinct) text's verdict goes in the caller's result list;
     # a gold-only task (no texts, see VerifierPool.check_golds) holds its gold's own result slot here
@@ -116,7 +121,7 @@ class VerifierPool:
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
         self._next_task_id = 0
-        self._verdicts: OrderedDict[tuple[str, str], Verdict] = OrderedDict()
+        self._verdicts: OrderedDict[tuple[str, str, str], Outcome] = OrderedDict()
         self.kills = 0  # workers killed for overrunning, over the pool's life
 
     # -- worker management --
@@ -176,63 +181,71 @@ class VerifierPool:
 
     # -- verdict cache --
 
-    def _cached(self, key: tuple[str, str]) -> Verdict | None:
-        verdict = self._verdicts.get(key)
-        if verdict is not None:
+    def _cached(self, key: tuple[str, str, str]) -> Outcome | None:
+        outcome = self._verdicts.get(key)
+        if outcome is not None:
             self._verdicts.move_to_end(key)
-        return verdict
+        return outcome
 
-    def _remember(self, key: tuple[str, str], verdict: Verdict) -> None:
-        self._verdicts[key] = verdict
+    def _remember(self, key: tuple[str, str, str], outcome: Outcome) -> None:
+        self._verdicts[key] = outcome
         self._verdicts.move_to_end(key)
         while len(self._verdicts) > _VERDICT_CACHE_SIZE:
             self._verdicts.popitem(last=False)
 
     # -- judging --
 
-    def judge(self, golds: Sequence[str | None], texts: Sequence[str], timeout_s: float) -> list[Verdict]:
+    def judge(
+        self, golds: Sequence[str | None], texts: Sequence[str], timeout_s: float, scheme: str = "recipe"
+    ) -> list[Verdict]:
         """One verdict per ``(gold, text)`` pair; a ``None`` gold is ``GOLD_UNPARSEABLE``. Never raises for content."""
+        return [verdict for verdict, _ in self.judge_outcomes(golds, texts, timeout_s, scheme)]
+
+    def judge_outcomes(
+        self, golds: Sequence[str | None], texts: Sequence[str], timeout_s: float, scheme: str = "recipe"
+    ) -> list[Outcome]:
+        """:meth:`judge` with each completion's extracted answer key (None when nothing was extracted)."""
         if len(golds) != len(texts):
             raise ValueError(f"got {len(texts)} completions but {len(golds)} gold answers")
         with self._lock:
-            results: list[Verdict | None] = [None] * len(texts)
+            results: list[Outcome | None] = [None] * len(texts)
             # gold -> distinct text -> positions: identical completions of one prompt are judged once
             groups: dict[str, dict[str, list[int]]] = {}
             for position, (gold, text) in enumerate(zip(golds, texts, strict=True)):
                 if gold is None:
-                    results[position] = Verdict.GOLD_UNPARSEABLE
+                    results[position] = (Verdict.GOLD_UNPARSEABLE, None)
                     continue
-                cached = self._cached((gold, _GOLD_FAILED)) or self._cached((gold, text))
+                cached = self._cached((scheme, gold, _GOLD_FAILED)) or self._cached((scheme, gold, text))
                 if cached is not None:
                     results[position] = cached
                 else:
                     groups.setdefault(gold, {}).setdefault(text, []).append(position)
             if groups:
-                self._run(self._make_tasks(groups), results, timeout_s)
+                self._run(self._make_tasks(groups, scheme), results, timeout_s)
                 for gold, by_text in groups.items():
                     for text, positions in by_text.items():
-                        verdict = results[positions[0]]
-                        if verdict is not None and verdict is not Verdict.GOLD_UNPARSEABLE:
-                            self._remember((gold, text), verdict)
-            return [Verdict.ERROR if verdict is None else verdict for verdict in results]
+                        outcome = results[positions[0]]
+                        if outcome is not None and outcome[0] is not Verdict.GOLD_UNPARSEABLE:
+                            self._remember((scheme, gold, text), outcome)
+            return [(Verdict.ERROR, None) if outcome is None else outcome for outcome in results]
 
-    def check_golds(self, golds: Sequence[str | None], timeout_s: float) -> list[bool]:
+    def check_golds(self, golds: Sequence[str | None], timeout_s: float, scheme: str = "recipe") -> list[bool]:
         """Whether each gold parses to an answer (each distinct gold parsed once, under the time limit)."""
         with self._lock:
             distinct = list(dict.fromkeys(g for g in golds if g is not None))
-            results: list[Verdict | None] = [None] * len(distinct)
+            results: list[Outcome | None] = [None] * len(distinct)
             pending: deque[_Task] = deque()
             for slot, gold in enumerate(distinct):
-                if self._cached((gold, _GOLD_FAILED)) is not None:
-                    results[slot] = Verdict.GOLD_UNPARSEABLE
+                if self._cached((scheme, gold, _GOLD_FAILED)) is not None:
+                    results[slot] = (Verdict.GOLD_UNPARSEABLE, None)
                 else:
-                    pending.append(self._task(gold, [], [[slot]]))
+                    pending.append(self._task(gold, scheme, [], [[slot]]))
             if pending:
                 self._run(pending, results, timeout_s)
-            parsed = {gold: results[slot] is Verdict.CORRECT for slot, gold in enumerate(distinct)}
+            parsed = {gold: (results[slot] or (None,))[0] is Verdict.CORRECT for slot, gold in enumerate(distinct)}
             return [gold is not None and parsed[gold] for gold in golds]
 
-    def _make_tasks(self, groups: dict[str, dict[str, list[int]]]) -> deque[_Task]:
+    def _make_tasks(self, groups: dict[str, dict[str, list[int]]], scheme: str = "recipe") -> deque[_Task]:
         """One task per gold; with fewer golds than ``TASKS_PER_WORKER`` x workers a gold's completions are split,
         so that a few slow completions of one prompt do not queue behind each other while workers sit idle."""
         chunks_per_group = max(1, math.ceil(self.size * TASKS_PER_WORKER / len(groups)))
@@ -241,14 +254,14 @@ class VerifierPool:
             texts, positions = list(by_text), list(by_text.values())
             chunk = max(1, math.ceil(len(texts) / chunks_per_group))
             for start in range(0, len(texts), chunk):
-                tasks.append(self._task(gold, texts[start : start + chunk], positions[start : start + chunk]))
+                tasks.append(self._task(gold, scheme, texts[start : start + chunk], positions[start : start + chunk]))
         return tasks
 
-    def _task(self, gold: str, texts: list[str], positions: list[list[int]]) -> _Task:
+    def _task(self, gold: str, scheme: str, texts: list[str], positions: list[list[int]]) -> _Task:
         self._next_task_id += 1
-        return _Task(self._next_task_id, gold, texts, positions)
+        return _Task(self._next_task_id, gold, scheme, texts, positions)
 
-    def _run(self, pending: deque[_Task], results: list[Verdict | None], timeout_s: float) -> None:
+    def _run(self, pending: deque[_Task], results: list[Outcome | None], timeout_s: float) -> None:
         soft_limit_s = None if self.soft_limit_fraction is None else timeout_s * self.soft_limit_fraction
         failed_starts = 0
         while pending or any(worker.task is not None for worker in self._workers):
@@ -259,7 +272,7 @@ class VerifierPool:
                 if worker.ready and worker.task is None and pending:
                     task = pending.popleft()
                     try:
-                        worker.outbox.send((task.task_id, task.gold, task.texts, soft_limit_s))
+                        worker.outbox.send((task.task_id, task.gold, task.texts, soft_limit_s, task.scheme))
                     except OSError:  # died while idle
                         pending.appendleft(task)
                         self._stop_worker(worker)
@@ -293,7 +306,7 @@ class VerifierPool:
                     "in-process (no hard time limit) and see the worker's error above."
                 )
 
-    def _drain(self, worker: _Worker, results: list[Verdict | None], timeout_s: float) -> bool:
+    def _drain(self, worker: _Worker, results: list[Outcome | None], timeout_s: float) -> bool:
         """Read every message the worker has sent; False when it has died."""
         try:
             while worker.inbox.poll():
@@ -301,7 +314,7 @@ class VerifierPool:
                 if message == "ready":
                     worker.ready = True
                     continue
-                task_id, index, code = message
+                task_id, index, code, answer = message
                 task = worker.task
                 if task is None or task_id != task.task_id:
                     continue  # a late report from a task already given up on
@@ -312,9 +325,9 @@ class VerifierPool:
                         worker.task = None
                         continue
                     if not task.texts:  # a gold-only task: CORRECT means the gold parsed
-                        self._set(results, task.positions[0], Verdict.CORRECT)
+                        self._set(results, task.positions[0], (Verdict.CORRECT, None))
                 else:
-                    self._set(results, task.positions[index], verdict)
+                    self._set(results, task.positions[index], (verdict, answer))
                 worker.next_index = index + 1
                 worker.deadline = time.monotonic() + timeout_s
                 if worker.next_index >= len(task.texts):
@@ -324,20 +337,20 @@ class VerifierPool:
         return True
 
     @staticmethod
-    def _set(results: list[Verdict | None], positions: list[int], verdict: Verdict) -> None:
+    def _set(results: list[Outcome | None], positions: list[int], outcome: Outcome) -> None:
         for position in positions:
-            results[position] = verdict
+            results[position] = outcome
 
-    def _fail_gold(self, task: _Task, results: list[Verdict | None], remember: bool) -> None:
+    def _fail_gold(self, task: _Task, results: list[Outcome | None], remember: bool) -> None:
         """Every completion of the task shares its gold's failure; only a gold that truly parses to nothing is
         remembered (a timeout may be the machine's load, so that gold is tried again in the next call)."""
         if remember:
-            self._remember((task.gold, _GOLD_FAILED), Verdict.GOLD_UNPARSEABLE)
+            self._remember((task.scheme, task.gold, _GOLD_FAILED), (Verdict.GOLD_UNPARSEABLE, None))
         for positions in task.positions:
-            self._set(results, positions, Verdict.GOLD_UNPARSEABLE)
+            self._set(results, positions, (Verdict.GOLD_UNPARSEABLE, None))
 
     def _fail_current(
-        self, worker: _Worker, verdict: Verdict, results: list[Verdict | None], pending: deque[_Task]
+        self, worker: _Worker, verdict: Verdict, results: list[Outcome | None], pending: deque[_Task]
     ) -> None:
         """Kill ``worker``; its current item gets ``verdict`` and the rest of its task is queued again."""
         task, index = worker.task, worker.next_index
@@ -349,9 +362,10 @@ class VerifierPool:
             what = "timed out" if verdict is Verdict.TIMEOUT else "crashed a verification worker"
             logger.warning("Parsing the gold answer %r %s; its completions get reward None.", task.gold[:200], what)
             return
-        self._set(results, task.positions[index], verdict)
+        self._set(results, task.positions[index], (verdict, None))
         if index + 1 < len(task.texts):
-            pending.appendleft(self._task(task.gold, task.texts[index + 1 :], task.positions[index + 1 :]))
+            rest = self._task(task.gold, task.scheme, task.texts[index + 1 :], task.positions[index + 1 :])
+            pending.appendleft(rest)
 
 
 _POOLS: dict[int, VerifierPool] = {}
@@ -376,8 +390,10 @@ def shutdown_pools() -> None:
         _POOLS.clear()
 
 
-def _judge_inline(golds: Sequence[str | None], texts: Sequence[str], timeout_s: float) -> list[Verdict]:
-    results: list[Verdict] = [Verdict.GOLD_UNPARSEABLE] * len(texts)
+def _judge_inline(
+    golds: Sequence[str | None], texts: Sequence[str], timeout_s: float, scheme: str = "recipe"
+) -> list[Outcome]:
+    results: list[Outcome] = [(Verdict.GOLD_UNPARSEABLE, None)] * len(texts)
     groups: dict[str, list[int]] = {}
     for position, gold in enumerate(golds):
         if gold is not None:
@@ -385,42 +401,67 @@ def _judge_inline(golds: Sequence[str | None], texts: Sequence[str], timeout_s: 
     cache = GoldCache()
     for gold, positions in groups.items():
 
-        def emit(index: int, verdict: Verdict, positions: list[int] = positions) -> None:
+        def emit(index: int, verdict: Verdict, answer: str | None, positions: list[int] = positions) -> None:
             if index >= 0:
-                results[positions[index]] = verdict
+                results[positions[index]] = (verdict, answer)
 
-        judge_group(gold, [texts[p] for p in positions], emit, cache, timeout_s)
+        judge_group(gold, [texts[p] for p in positions], emit, cache, timeout_s, scheme)
     return results
 
 
+def _inline(workers: int | None) -> tuple[bool, int]:
+    workers = default_workers() if workers is None else workers
+    return workers == 0 or multiprocessing.current_process().daemon, workers
+
+
 def check_golds(
-    golds: Sequence[str | None], *, timeout_s: float = DEFAULT_TIMEOUT_S, workers: int | None = None
+    golds: Sequence[str | None],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    workers: int | None = None,
+    scheme: str = "recipe",
 ) -> list[bool]:
     """Whether each gold parses to an answer, with the same limits and pool as :func:`judge_batch`."""
-    if workers is None:
-        workers = default_workers()
-    if workers == 0 or multiprocessing.current_process().daemon:
-        outcome: dict[str, bool] = {}
-        cache = GoldCache()
-        for gold in dict.fromkeys(g for g in golds if g is not None):
+    inline, workers = _inline(workers)
+    if not inline:
+        return get_pool(workers).check_golds(golds, timeout_s, scheme)
+    outcome: dict[str, bool] = {}
+    cache = GoldCache()
+    for gold in dict.fromkeys(g for g in golds if g is not None):
 
-            def emit(index: int, verdict: Verdict, gold: str = gold) -> None:
-                outcome[gold] = verdict is Verdict.CORRECT
+        def emit(index: int, verdict: Verdict, answer: str | None, gold: str = gold) -> None:
+            outcome[gold] = verdict is Verdict.CORRECT
 
-            judge_group(gold, [], emit, cache, timeout_s)
-        return [gold is not None and outcome[gold] for gold in golds]
-    return get_pool(workers).check_golds(golds, timeout_s)
+        judge_group(gold, [], emit, cache, timeout_s, scheme)
+    return [gold is not None and outcome[gold] for gold in golds]
+
+
+def judge_outcomes(
+    golds: Sequence[str | None],
+    texts: Sequence[str],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    workers: int | None = None,
+    scheme: str = "recipe",
+) -> list[Outcome]:
+    """Judge each text against its gold (scheme: see ``math_verify_utils.SCHEMES``) with a pool of ``workers``
+    (``None``: :func:`default_workers`; 0: in-process): the verdict and the extracted answer's key per text."""
+    inline, workers = _inline(workers)
+    if inline:
+        return _judge_inline(golds, texts, timeout_s, scheme)
+    return get_pool(workers).judge_outcomes(golds, texts, timeout_s, scheme)
 
 
 def judge_batch(
-    golds: Sequence[str | None], texts: Sequence[str], *, timeout_s: float = DEFAULT_TIMEOUT_S, workers: int | None
+    golds: Sequence[str | None],
+    texts: Sequence[str],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    workers: int | None,
+    scheme: str = "recipe",
 ) -> list[Verdict]:
-    """Judge each text against its gold with a pool of ``workers`` (``None``: :func:`default_workers`; 0: inline)."""
-    if workers is None:
-        workers = default_workers()
-    if workers == 0 or multiprocessing.current_process().daemon:
-        return _judge_inline(golds, texts, timeout_s)
-    return get_pool(workers).judge(golds, texts, timeout_s)
+    """:func:`judge_outcomes` without the answers."""
+    return [verdict for verdict, _ in judge_outcomes(golds, texts, timeout_s=timeout_s, workers=workers, scheme=scheme)]
 
 
 import atexit  # noqa: E402  (registered after the definitions it calls)

@@ -3,7 +3,7 @@
 Started by :class:`openrs.rewards.verify_pool.VerifierPool` as a fresh interpreter (never a fork of the training
 process, and without re-running the caller's ``__main__`` as multiprocessing's spawn/forkserver would). Protocol over
 two :class:`multiprocessing.connection.Connection` pipes: it sends ``"ready"`` once imported, then for every
-``(task_id, gold, texts, soft_limit_s)`` received sends ``(task_id, index, verdict)`` per step of
+``(task_id, gold, texts, soft_limit_s, scheme)`` received sends ``(task_id, index, verdict, answer)`` per step of
 :func:`openrs.rewards.math_verify_utils.judge_group`. ``None`` or a closed pipe ends it.
 """
 
@@ -26,12 +26,12 @@ def serve(inbox: Connection, outbox: Connection) -> None:
             return
         if message is None:
             return
-        task_id, gold, texts, soft_limit_s = message
+        task_id, gold, texts, soft_limit_s, scheme = message
 
-        def emit(index: int, verdict: Verdict, task_id: int = task_id) -> None:
-            outbox.send((task_id, index, int(verdict)))
+        def emit(index: int, verdict: Verdict, answer: str | None, task_id: int = task_id) -> None:
+            outbox.send((task_id, index, int(verdict), answer))
 
-        judge_group(gold, texts, emit, cache, soft_limit_s)
+        judge_group(gold, texts, emit, cache, soft_limit_s, scheme)
 
 
 def main(argv: list[str]) -> None:
