@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 import openrs.data.curation.difficulty as difficulty_module
-import openrs.data.curation.generation as generation
+import openrs.generation as generation
 from openrs.config import R1_SYSTEM_PROMPT
 from openrs.data.curation.difficulty import difficulty
-from openrs.data.curation.generation import (
+from openrs.errors import ConfigError
+from openrs.generation import (
     Sampling,
     chat_prompt,
     load_generator,
@@ -22,7 +23,6 @@ from openrs.data.curation.generation import (
     vllm_sampling_kwargs,
     vllm_token_prompts,
 )
-from openrs.errors import ConfigError
 
 MISSING_MODEL = "no-such-org/no-such-model"
 VERIFY = {"verify_workers": 1}  # one verification worker: this box has 2 cores and is shared

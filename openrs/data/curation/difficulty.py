@@ -17,7 +17,7 @@ the others are removed as ``"too easy"`` (above the band) or ``"too hard"`` (bel
   were sampled), ``completions``, ``generated_tokens``, ``tokens_per_s`` (generation only), ``generation_s``,
   ``verify_s``, ``wall_s``, ``verdicts`` (counts over sampled completions), ``rows_sampled``, ``rows_reused``.
 
-Backends (``hf``, ``vllm``) are in :mod:`openrs.data.curation.generation`.
+Backends (``hf``, ``vllm``) are in :mod:`openrs.generation`.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ import numpy as np
 
 from openrs.config import R1_SYSTEM_PROMPT
 from openrs.data.curation.base import Removal, Row, StepOutput
-from openrs.data.curation.generation import BACKENDS, DTYPES, Sampling, chat_prompt, load_generator, require_vllm
 from openrs.errors import ConfigError
+from openrs.generation import BACKENDS, DTYPES, Sampling, chat_prompt, load_generator, require_vllm
 from openrs.rewards.correctness import judge_completions
 from openrs.rewards.math_verify_utils import Verdict
 from openrs.rewards.verify_pool import DEFAULT_TIMEOUT_S, check_golds

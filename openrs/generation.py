@@ -1,9 +1,10 @@
-"""Sampling completions for curation steps: one small interface, two backends.
+"""Sampling completions (curation's difficulty step, evaluation): one small interface, two backends.
 
 A backend is built by :func:`load_generator` and has ``tokenizer`` (for the chat template), ``stats`` (tokens and
 seconds spent generating, accumulated over calls) and::
 
     generate(prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]
+    generate_detailed(prompts: list[str], n: int, sampling: Sampling) -> list[list[Completion]]
 
 ``prompts`` are chat-formatted strings (:func:`chat_prompt`); the result holds ``n`` completion texts per prompt, in
 prompt order, special tokens removed. Both backends tokenize a prompt the same way (``add_special_tokens=False``: the
@@ -36,6 +37,7 @@ from openrs.tiny_model import resolve_model_path
 __all__ = [
     "BACKENDS",
     "DTYPES",
+    "Completion",
     "GenerationStats",
     "Generator",
     "HFGenerator",
@@ -66,6 +68,15 @@ class Sampling:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class Completion:
+    """One sampled completion: its text, its new tokens (up to and including EOS), and whether it hit the budget."""
+
+    text: str
+    tokens: int
+    truncated: bool
+
+
 @dataclass
 class GenerationStats:
     """What a backend generated so far: completions, new tokens (up to and including EOS) and seconds."""
@@ -86,6 +97,8 @@ class Generator(Protocol):
     stats: GenerationStats
 
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]: ...
+
+    def generate_detailed(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Completion]]: ...
 
 
 def chat_prompt(tokenizer: Any, problem: str, system_prompt: str | None) -> str:
@@ -158,11 +171,14 @@ class HFGenerator:
         logger.info("hf backend: %s on %s (%s)", model_path, self.device, torch_dtype)
 
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]:
+        return [[c.text for c in group] for group in self.generate_detailed(prompts, n, sampling)]
+
+    def generate_detailed(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Completion]]:
         import torch
         from tqdm.auto import tqdm
 
         started = time.perf_counter()
-        results: list[list[str]] = []
+        results: list[list[Completion]] = []
         greedy = sampling.temperature == 0
         kwargs: dict[str, Any] = {
             "max_new_tokens": sampling.max_new_tokens,
@@ -187,11 +203,13 @@ class HFGenerator:
                     encoded = encoded.to(self.device)
                     output = self.model.generate(**encoded, **kwargs)
                     new_tokens = output[:, encoded["input_ids"].shape[1] :]
-                    self.stats.tokens += self._count_tokens(new_tokens)
+                    lengths, ended = self._lengths(new_tokens)
+                    self.stats.tokens += sum(lengths)
                     texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+                    done = [Completion(t, size, not e) for t, size, e in zip(texts, lengths, ended, strict=True)]
                     per_prompt = 1 if greedy else n
                     for i in range(len(batch)):
-                        group = texts[i * per_prompt : (i + 1) * per_prompt]
+                        group = done[i * per_prompt : (i + 1) * per_prompt]
                         results.append(group * n if greedy else group)
                     bar.update(len(batch))
         self.stats.prompts += len(prompts)
@@ -199,17 +217,19 @@ class HFGenerator:
         self.stats.seconds += time.perf_counter() - started
         return results
 
-    def _count_tokens(self, new_tokens: Any) -> int:
-        """Generated tokens per sequence: up to and including the first EOS (the rest is padding)."""
+    def _lengths(self, new_tokens: Any) -> tuple[list[int], list[bool]]:
+        """Per sequence: tokens up to and including the first EOS (the rest is padding), and whether it ended with
+        an EOS (a sequence without one ran to the budget: every shorter one in the batch stopped at its EOS)."""
         import torch
 
-        length = new_tokens.shape[1]
+        rows, length = new_tokens.shape
         if not self.eos_token_ids or length == 0:
-            return int(new_tokens.numel())
+            return [length] * rows, [False] * rows
         is_eos = torch.isin(new_tokens, torch.tensor(self.eos_token_ids, device=new_tokens.device))
         has_eos = is_eos.any(dim=1)
         first_eos = is_eos.int().argmax(dim=1)
-        return int(torch.where(has_eos, first_eos + 1, torch.full_like(first_eos, length)).sum())
+        lengths = torch.where(has_eos, first_eos + 1, torch.full_like(first_eos, length))
+        return [int(x) for x in lengths], [bool(x) for x in has_eos]
 
 
 # --- vllm ----------------------------------------------------------------------------------------------------------
@@ -296,6 +316,9 @@ class VLLMGenerator:
         self.stats = GenerationStats()
 
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]:
+        return [[c.text for c in group] for group in self.generate_detailed(prompts, n, sampling)]
+
+    def generate_detailed(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Completion]]:
         from vllm import SamplingParams
 
         started = time.perf_counter()
@@ -305,7 +328,7 @@ class VLLMGenerator:
         for output in outputs:  # in prompt order
             completions = sorted(output.outputs, key=lambda c: c.index)
             self.stats.tokens += sum(len(c.token_ids) for c in completions)
-            results.append([c.text for c in completions])
+            results.append([Completion(c.text, len(c.token_ids), c.finish_reason == "length") for c in completions])
         self.stats.prompts += len(prompts)
         self.stats.completions += len(prompts) * n
         self.stats.seconds += time.perf_counter() - started
