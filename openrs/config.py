@@ -236,6 +236,84 @@ class LoggerConfig:
     sample_completions_every: int = 0  # steps between completion samples (completions.jsonl + W&B table); 0: off
 
 
+#: The Open-RS evaluation prompt (lighteval's math template, open-rs `src/open_r1/evaluate.py`); {problem} is replaced.
+LIGHTEVAL_MATH_PROMPT = (
+    "Solve the following math problem efficiently and clearly. The last line of your response should be of the "
+    "following format: 'Therefore, the final answer is: $\\boxed{ANSWER}$. I hope it is correct' (without quotes) "
+    "where ANSWER is just the final number or expression that solves the problem. Think step by step before "
+    "answering.\n\n{problem}"
+)
+
+
+class EvalEngine(str, Enum):
+    hf = "hf"  # transformers generate (CPU or GPU); slow for real models
+    vllm = "vllm"  # vLLM on GPU: every benchmark's prompts x k samples in large batched calls, one model load
+
+
+class EvalScoring(str, Enum):
+    paper = "paper"  # the Open-RS/lighteval scoring: gold as LaTeX (MATH-500, Minerva, OlympiadBench) or expression
+    fixed = "fixed"  # the same plus openrs's fixes (docs/REWARDS.md): answer after </think> first, percent, sets
+
+
+@dataclass
+class InTrainingEvalConfig:
+    enabled: bool = False  # evaluate a benchmark subset at every save, with the trainer's generation backend
+    benchmarks: list[str] | None = None  # null: eval.benchmarks
+    max_problems: int | None = 32  # first N problems of each benchmark; null: all
+    k: int = 1  # samples per problem
+    max_new_tokens: int | None = None  # null: length.max_completion_length
+
+
+@dataclass
+class EvalConfig:
+    name: str = "tiny"  # the preset's name: output dirs and W&B group
+    benchmarks: list[str] = field(default_factory=lambda: ["arithmetic"])  # openrs.benchmarks names or eval.files keys
+    benchmarks_dir: str | None = None  # local <dir>/<name>.jsonl files instead of the hub (e.g. ../shared/data/eval)
+    files: dict[str, str] = field(default_factory=dict)  # custom benchmarks: name -> jsonl with id, problem, answer
+    max_problems: int | None = None  # first N problems of each benchmark (smoke tests); null: all
+    check_counts: bool = True  # a registry benchmark must have its known size (30 for AIME24, ...)
+    prompt_template: str = LIGHTEVAL_MATH_PROMPT  # the user turn; {problem} is replaced
+    system_prompt: str | None = None  # null: no system message (the Open-RS evaluation used none)
+    use_chat_template: bool = True  # format with the model's chat template (lighteval --use-chat-template)
+    k: int = 1  # samples per problem
+    seeds: list[int] = field(default_factory=lambda: [0])  # sample i is drawn with seeds[i % len(seeds)]
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_new_tokens: int = 32768
+    engine: EvalEngine = EvalEngine.hf
+    batch_size: int = 16  # hf engine: prompts per generate call
+    dtype: str = "auto"  # auto: bfloat16 on GPU, float32 on CPU
+    gpu_memory_utilization: float = 0.9  # vllm engine
+    tensor_parallel_size: int = 1  # vllm engine: GPUs per model copy
+    data_parallel_size: int = 1  # model copies, one process each on its own GPU(s) (or CPU), problems split
+    chunk_size: int = 256  # prompts per generation call; samples are written to disk after each (resume unit)
+    scoring: EvalScoring = EvalScoring.paper
+    completions_file: str | None = None  # score these completions (jsonl: id, completion) instead of generating
+    validation: bool = True  # for a run dir: also evaluate its validation split (for the best-checkpoint pick)
+    timeout_s: float = 5.0  # math-verify time limit per item
+    workers: int | None = None  # verification processes; null: one per core (max 8)
+    ks: list[int] | None = None  # pass@k values; null: powers of two up to k, and k
+    n_boot: int = 10_000  # bootstrap resamples for the confidence intervals
+    confidence: float = 0.95
+    after_train: bool = False  # python -m openrs: evaluate the final model with this preset when training ends
+    during_training: InTrainingEvalConfig = field(default_factory=InTrainingEvalConfig)
+    shard_index: int = 0  # internal: set for the data-parallel worker processes
+    num_shards: int = 1  # internal
+
+
+@dataclass
+class EvaluateConfig:
+    """`python -m openrs.evaluate`: what to evaluate (`target`, else `model`) with which preset (`eval`)."""
+
+    target: str | None = None  # a run dir (every checkpoint), a checkpoint/model dir or a LoRA adapter dir; null: model
+    output_dir: str = "outputs/eval"  # conf/evaluate.yaml: outputs/eval/<preset>/<time> (a run dir: <run>/eval/)
+    compare_with: str | None = None  # another evaluation's dir: a paired comparison of the two
+    cache_dir: str | None = None  # null: $OPENRS_CACHE or ~/.cache/openrs (tiny model)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    logger: LoggerConfig = field(default_factory=lambda: LoggerConfig(name=LoggerName.none))
+
+
 @dataclass
 class TrainConfig:
     max_steps: int = 500
@@ -270,8 +348,11 @@ class OpenRSConfig:
     launcher: LauncherConfig = field(default_factory=LauncherConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 def register_configs() -> None:
     """Register the root schema; conf/config.yaml lists it first in its defaults, so every option is validated."""
-    ConfigStore.instance().store(name="openrs_schema", node=OpenRSConfig)
+    store = ConfigStore.instance()
+    store.store(name="openrs_schema", node=OpenRSConfig)
+    store.store(name="evaluate_schema", node=EvaluateConfig)

@@ -23,6 +23,7 @@ the same distribution. ``temperature=0`` is greedy decoding (the ``n`` completio
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import time
@@ -162,13 +163,31 @@ class HFGenerator:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         torch_dtype = hf_torch_dtype(dtype, self.device.type)
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(self.device).eval()
+        self._set_eos()
+        self.stats = GenerationStats()
+        logger.info("hf backend: %s on %s (%s)", model_path, self.device, torch_dtype)
+
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, *, batch_size: int = 16) -> HFGenerator:
+        """Wrap a model already in memory (the policy during training): no loading, its own device."""
+        generator = cls.__new__(cls)
+        generator.device = next(model.parameters()).device
+        generator.batch_size = batch_size
+        generator.tokenizer = copy.copy(tokenizer)  # left padding for generation, without changing the trainer's
+        generator.tokenizer.padding_side = "left"
+        if generator.tokenizer.pad_token is None:
+            generator.tokenizer.pad_token = generator.tokenizer.eos_token
+        generator.model = model
+        generator._set_eos()
+        generator.stats = GenerationStats()
+        return generator
+
+    def _set_eos(self) -> None:
         eos = self.model.generation_config.eos_token_id
         eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
         if self.tokenizer.eos_token_id is not None:
             eos.append(self.tokenizer.eos_token_id)
         self.eos_token_ids = sorted(set(eos))
-        self.stats = GenerationStats()
-        logger.info("hf backend: %s on %s (%s)", model_path, self.device, torch_dtype)
 
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]:
         return [[c.text for c in group] for group in self.generate_detailed(prompts, n, sampling)]

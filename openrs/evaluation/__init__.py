@@ -1,1 +1,1 @@
-"""Evaluation: statistics over sampled completions (pass@k, maj@k, bootstrap intervals, paired comparisons)."""
+"""Evaluation: benchmarks, k-sample statistics, checkpoint curves and the paper's Table 2."""

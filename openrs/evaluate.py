@@ -1,0 +1,32 @@
+"""`python -m openrs.evaluate [target=...] [model=...] [eval=tiny|paper|robust] [overrides]`: evaluate a model, a
+LoRA adapter or every checkpoint of a run (see openrs.evaluation.runner and docs/EVALUATION.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from openrs.__main__ import CONF_DIR
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    from openrs.checks import check_schema
+    from openrs.config import EvaluateConfig
+    from openrs.errors import ConfigError
+    from openrs.evaluation.runner import evaluate
+
+    try:
+        check_schema(cfg, EvaluateConfig)
+        evaluate(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except ConfigError as err:
+        print(f"openrs.evaluate: configuration error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

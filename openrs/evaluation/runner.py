@@ -1,0 +1,259 @@
+"""`python -m openrs.evaluate`: evaluate a model, a LoRA adapter, or every checkpoint of a training run.
+
+One evaluation (one model) writes into its directory: `samples.jsonl` (streamed, resumable), `results.json` (the
+statistics, the config, the model, engine versions, wall time, tokens/s) and `table.md` (the paper's Table 2 layout
+with its published rows). A run directory gets one evaluation per checkpoint under `<run>/eval/<preset>/checkpoint-N/`
+(plus `<run>/eval/validation/...` when the run held out a validation split), then `table.md`, `curves.json`, the
+accuracy and length plots, and the best checkpoint chosen on the validation split.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from openrs import provenance
+from openrs.errors import ConfigError
+from openrs.evaluation.engine import generate_samples, missing_samples
+from openrs.evaluation.report import best_checkpoint, write_report
+from openrs.evaluation.results import summarize
+from openrs.evaluation.samples import SampleStore
+from openrs.evaluation.scoring import read_completions_file, score_records
+from openrs.evaluation.stats import paired_comparison
+from openrs.evaluation.tasks import Item, load_items, load_validation_items
+from openrs.plan import to_plain
+from openrs.tiny_model import resolve_model_path
+
+__all__ = ["evaluate", "evaluate_model", "find_checkpoints", "resolve_target"]
+
+log = logging.getLogger(__name__)
+
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
+
+
+def find_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """`checkpoint-N` dirs of a run, by step; `final_model/` counts as the run's last step when it exists."""
+    found = sorted((int(m.group(1)), p) for p in run_dir.iterdir() if p.is_dir() and (m := _CHECKPOINT.match(p.name)))
+    final = run_dir / "final_model"
+    if final.is_dir():
+        summary = run_dir / "summary.json"
+        step = json.loads(summary.read_text()).get("steps") if summary.exists() else None
+        last = step if isinstance(step, int) else (found[-1][0] + 1 if found else 0)
+        if not found or last > found[-1][0]:
+            found.append((last, final))
+    return found
+
+
+def resolve_target(target: str | None, model_cfg: DictConfig, cache_dir: str | None) -> tuple[str, str]:
+    """(kind, path): `run` (a training run dir), `adapter` (a LoRA adapter dir) or `model` (a dir, hub id, tiny)."""
+    if target is None:
+        return "model", resolve_model_path(model_cfg.name_or_path, cache_dir)
+    path = Path(target).expanduser()
+    if not path.exists():
+        raise ConfigError(f"target={target} does not exist: give a run dir, a checkpoint/model dir or an adapter dir.")
+    if (path / "adapter_config.json").exists():
+        return "adapter", str(path)
+    if (path / "config.json").exists():
+        return "model", str(path)
+    if find_checkpoints(path):
+        return "run", str(path)
+    raise ConfigError(
+        f"target={target} is neither a model dir (config.json), a LoRA adapter (adapter_config.json) nor a run dir "
+        "(checkpoint-N/ or final_model/)."
+    )
+
+
+def merge_adapter(adapter_dir: str, out_dir: Path) -> str:
+    """A LoRA adapter merged into its base model (saved to `out_dir`), so every engine loads it like any model."""
+    from peft import PeftConfig, PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = PeftConfig.from_pretrained(adapter_dir).base_model_name_or_path
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(resolve_model_path(base)), adapter_dir)
+    model.merge_and_unload().save_pretrained(out_dir)
+    tokenizer_source = adapter_dir if (Path(adapter_dir) / "tokenizer_config.json").exists() else base
+    AutoTokenizer.from_pretrained(resolve_model_path(tokenizer_source)).save_pretrained(out_dir)
+    return str(out_dir)
+
+
+def _engine_versions() -> dict[str, Any]:
+    versions = provenance.package_versions()
+    return {name: versions.get(name) for name in ("torch", "transformers", "vllm", "math-verify") if name in versions}
+
+
+def _load_generator(model_path: str, eval_cfg: DictConfig) -> Any:
+    from openrs.generation import load_generator
+
+    return load_generator(
+        to_plain(eval_cfg.engine),
+        model_path,
+        batch_size=eval_cfg.batch_size,
+        dtype=eval_cfg.dtype,
+        gpu_memory_utilization=eval_cfg.gpu_memory_utilization,
+        tensor_parallel_size=eval_cfg.tensor_parallel_size,
+        seed=int(eval_cfg.seeds[0]),
+    )
+
+
+def _shard_env(index: int, eval_cfg: DictConfig) -> dict[str, str]:
+    """GPUs `[index * tp, (index + 1) * tp)` for shard `index` (none on a CPU machine)."""
+    import torch
+
+    env = dict(os.environ)
+    if torch.cuda.is_available():
+        tp = eval_cfg.tensor_parallel_size
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in range(index * tp, (index + 1) * tp))
+    return env
+
+
+def shard_commands(config_path: Path, shards: int) -> list[list[str]]:
+    """One `python -m openrs.evaluation.shard <config> <index>` per data-parallel shard."""
+    return [[sys.executable, "-m", "openrs.evaluation.shard", str(config_path), str(i)] for i in range(shards)]
+
+
+def _run_shards(model_path: str, eval_cfg: DictConfig, out_dir: Path, items: list[Item]) -> None:
+    """Generate with `data_parallel_size` processes, each on its share of the problems; merge their samples."""
+    import torch
+
+    shards = eval_cfg.data_parallel_size
+    if torch.cuda.is_available() and shards * eval_cfg.tensor_parallel_size > torch.cuda.device_count():
+        raise ConfigError(
+            f"eval.data_parallel_size={shards} x tensor_parallel_size={eval_cfg.tensor_parallel_size} needs "
+            f"{shards * eval_cfg.tensor_parallel_size} GPUs; {torch.cuda.device_count()} are visible."
+        )
+    config_path = out_dir / "shard_config.yaml"
+    spec = {"model_path": model_path, "out_dir": str(out_dir), "eval": OmegaConf.to_container(eval_cfg, resolve=True)}
+    spec["items"] = [item.__dict__ for item in items]
+    config_path.write_text(json.dumps(spec, ensure_ascii=False))
+    processes = [
+        subprocess.Popen(command, env=_shard_env(i, eval_cfg))
+        for i, command in enumerate(shard_commands(config_path, shards))
+    ]
+    codes = [process.wait() for process in processes]
+    if any(codes):
+        raise ConfigError(f"data-parallel evaluation shards failed with exit codes {codes}; run again to resume.")
+    store = SampleStore(out_dir / "samples.jsonl")
+    for i in range(shards):
+        shard = SampleStore(out_dir / f"samples.shard-{i}.jsonl")
+        store.append(r for r in shard.records() if (r["benchmark"], r["id"], r["sample"]) not in store.done)
+
+
+def evaluate_model(
+    model_path: str | None,
+    eval_cfg: DictConfig,
+    out_dir: Path,
+    items: list[Item] | None = None,
+    *,
+    label: str | None = None,
+    generator: Any = None,
+    max_new_tokens: int | None = None,
+) -> dict[str, Any]:
+    """Evaluate one model on `items` (default: the preset's benchmarks); write samples, results and table."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items = items if items is not None else load_items(eval_cfg)
+    started = time.time()
+    store = SampleStore(out_dir / "samples.jsonl")
+    by_key = {(item.benchmark, item.id): item for item in items}
+    k = eval_cfg.k
+    tokens_per_s = None
+    if eval_cfg.completions_file:
+        records = read_completions_file(Path(eval_cfg.completions_file).expanduser(), items)
+        counts = {(r["benchmark"], r["id"]) for r in records}
+        k = min(sum(1 for r in records if (r["benchmark"], r["id"]) == key) for key in counts) if counts else 0
+        missing = [f"{i.benchmark}/{i.id}" for i in items if (i.benchmark, i.id) not in counts]
+        if missing:
+            raise ConfigError(
+                f"eval.completions_file has no completion for {len(missing)} problems, e.g. {missing[:5]}."
+            )
+        (out_dir / "samples.jsonl").unlink(missing_ok=True)
+        store = SampleStore(out_dir / "samples.jsonl")
+        store.append(score_records(records, by_key, timeout_s=eval_cfg.timeout_s, workers=eval_cfg.workers))
+    elif missing_samples(items, k, list(eval_cfg.seeds), store.done):
+        if eval_cfg.data_parallel_size > 1 and generator is None:
+            _run_shards(str(model_path), eval_cfg, out_dir, items)
+            store = SampleStore(out_dir / "samples.jsonl")
+        else:
+            generator = generator or _load_generator(str(model_path), eval_cfg)
+            generate_samples(items, eval_cfg, generator, store, max_new_tokens=max_new_tokens)
+            tokens_per_s = generator.stats.tokens_per_s
+    results = summarize(store.records(), items, eval_cfg, k=k)
+    results.update(
+        model={"name_or_path": model_path, "label": label},
+        eval=OmegaConf.to_container(eval_cfg, resolve=True),
+        engine=_engine_versions(),
+        samples_file=str(out_dir / "samples.jsonl"),
+        wall_time_s=round(time.time() - started, 3),
+        tokens_per_s=tokens_per_s,
+    )
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_report(out_dir, [(label or str(model_path), results)])
+    _log_summary(label or str(model_path), results)
+    return results
+
+
+def _log_summary(label: str, results: dict[str, Any]) -> None:
+    parts = [f"{name} {b['pass@1'] * 100:.1f}" for name, b in results["benchmarks"].items()]
+    log.info("%s: %s; average %.1f", label, ", ".join(parts), results["average"]["pass@1"] * 100)
+
+
+def evaluate_run(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
+    """Every checkpoint of a training run on the preset (and on the run's validation split), then the report."""
+    eval_cfg = cfg.eval
+    items = load_items(eval_cfg)
+    validation_file = run_dir / "validation.jsonl"
+    validation = (
+        load_validation_items(validation_file, to_plain(eval_cfg.scoring))
+        if eval_cfg.validation and validation_file.exists()
+        else None
+    )
+    rows = []
+    for step, checkpoint in find_checkpoints(run_dir):
+        name = f"checkpoint-{step}"
+        results = evaluate_model(str(checkpoint), eval_cfg, run_dir / "eval" / eval_cfg.name / name, items, label=name)
+        results["model"]["step"] = step
+        rows.append((name, results))
+        if validation is not None:
+            evaluate_model(str(checkpoint), eval_cfg, run_dir / "eval" / "validation" / name, validation, label=name)
+    paths = write_report(run_dir / "eval" / eval_cfg.name, rows, run_dir=run_dir, eval_name=eval_cfg.name)
+    best = best_checkpoint(run_dir) if validation is not None else None
+    if best:
+        log.info("best checkpoint on the validation split: step %s (%.1f)", best["step"], best["score"] * 100)
+    return {"checkpoints": [name for name, _ in rows], "report": {k: str(v) for k, v in paths.items()}, "best": best}
+
+
+def _per_problem(results_dir: Path) -> dict[str, list[bool]]:
+    samples = SampleStore(results_dir / "samples.jsonl").records()
+    if not samples:
+        raise ConfigError(f"compare_with={results_dir}: no samples.jsonl there.")
+    grouped: dict[str, list[bool]] = {}
+    for record in samples:
+        if record.get("correct") is not None:
+            grouped.setdefault(f"{record['benchmark']}/{record['id']}", []).append(bool(record["correct"]))
+    return grouped
+
+
+def evaluate(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
+    """The whole `python -m openrs.evaluate` job."""
+    kind, path = resolve_target(cfg.target, cfg.model, cfg.cache_dir)
+    if kind == "run":
+        outcome = evaluate_run(Path(path), cfg)
+    else:
+        with tempfile.TemporaryDirectory(prefix="openrs-merged-") as merged:
+            model_path = merge_adapter(path, Path(merged)) if kind == "adapter" else path
+            outcome = evaluate_model(model_path, cfg.eval, output_dir, label=cfg.target or cfg.model.name_or_path)
+    if cfg.compare_with:
+        comparison = paired_comparison(_per_problem(Path(cfg.compare_with)), _per_problem(output_dir))
+        (output_dir / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n")
+        log.info("compared with %s: %s", cfg.compare_with, comparison["verdict"])
+        outcome = {"results": outcome, "comparison": comparison}
+    return outcome

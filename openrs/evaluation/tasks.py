@@ -1,0 +1,137 @@
+"""What is evaluated: the problems of each benchmark, their golds, prompts and scoring schemes.
+
+Benchmarks come from :mod:`openrs.benchmarks` (the hub, or `eval.benchmarks_dir` with `<name>.jsonl` files), from
+`eval.files` (any jsonl with `id`, `problem` and `answer` or `solution`), or are `arithmetic` (32 synthetic problems,
+for CPU runs with the tiny model). A run's held-out split (`validation.jsonl`, conversational prompts) is the
+benchmark `validation`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from openrs.benchmarks import BENCHMARKS, load_benchmark
+from openrs.data.synthetic import make_arithmetic_dataset
+from openrs.errors import ConfigError
+from openrs.plan import to_plain
+
+__all__ = ["ARITHMETIC_SIZE", "Item", "load_items", "load_validation_items", "render_prompt", "scheme_for"]
+
+ARITHMETIC_SIZE = 32
+#: How each benchmark's gold is extracted in the Open-RS evaluation (lighteval tasks in open-rs evaluate.py).
+_GOLD_AS_EXPRESSION = frozenset({"aime24", "aime25", "amc23"})
+
+
+@dataclass(frozen=True)
+class Item:
+    """One problem to evaluate."""
+
+    benchmark: str
+    id: str
+    problem: str
+    gold: str | None
+    scheme: str  # a key of openrs.rewards.math_verify_utils.SCHEMES
+    messages: Any = None  # a ready conversation (validation rows: the training prompt) instead of the template
+
+
+def scheme_for(benchmark: str, scoring: str) -> str:
+    """The verification scheme: gold as an expression (AIME, AMC) or as LaTeX (the rest), with or without fixes."""
+    if benchmark in ("arithmetic", "validation"):
+        return "recipe" if scoring == "fixed" else "latex_gold"
+    base = "expr_gold" if benchmark in _GOLD_AS_EXPRESSION else "latex_gold"
+    return f"{base}_fixed" if scoring == "fixed" else base
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or not str(value).strip() else str(value)
+
+
+def _gold(row: dict[str, Any], benchmark: str) -> str | None:
+    spec = BENCHMARKS.get(benchmark)
+    preferred = [spec.answer_column] if spec else []
+    for column in [*preferred, "answer", "solution"]:
+        if _text(row.get(column)):
+            return str(row[column])
+    return None
+
+
+def _read_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise ConfigError(f"eval.files.{name}={path} does not exist.")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"{path}:{number}: not a JSON object ({err.msg}).") from err
+    return rows
+
+
+def _benchmark_rows(name: str, eval_cfg: DictConfig) -> list[dict[str, Any]]:
+    if name in eval_cfg.files:
+        rows = _read_jsonl(Path(eval_cfg.files[name]).expanduser(), name)
+        for index, row in enumerate(rows):
+            if not isinstance(row.get("problem"), str):
+                raise ConfigError(f"eval.files.{name}: row {index + 1} has no text `problem` (keys: {sorted(row)}).")
+            row.setdefault("id", f"{name}-{index}")
+        return rows
+    if name == "arithmetic":
+        rows = make_arithmetic_dataset(ARITHMETIC_SIZE, seed=1234, max_operand=9, unique=True)
+        return [{"id": f"arithmetic-{i}", **row} for i, row in enumerate(rows)]
+    if name not in BENCHMARKS:
+        raise ConfigError(
+            f"eval.benchmarks: unknown benchmark {name!r}; known: {sorted(BENCHMARKS)} and 'arithmetic', or add "
+            f"eval.files.{name}=<jsonl with id, problem, answer>."
+        )
+    return load_benchmark(name, eval_cfg.benchmarks_dir, check_size=eval_cfg.check_counts)
+
+
+def load_items(
+    eval_cfg: DictConfig, benchmarks: list[str] | None = None, max_problems: int | None = None
+) -> list[Item]:
+    """Every problem of the configured benchmarks (or `benchmarks`), at most `max_problems` of each."""
+    names = list(benchmarks if benchmarks is not None else eval_cfg.benchmarks)
+    if not names:
+        raise ConfigError("eval.benchmarks is empty.")
+    limit = max_problems if max_problems is not None else eval_cfg.max_problems
+    scoring = to_plain(eval_cfg.scoring)
+    items: list[Item] = []
+    for name in names:
+        rows = _benchmark_rows(name, eval_cfg)
+        if limit is not None:
+            rows = rows[:limit]
+        ids = [str(row["id"]) for row in rows]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"Benchmark {name!r} repeats problem ids; every id must be unique.")
+        scheme = scheme_for(name, scoring)
+        items.extend(Item(name, str(row["id"]), row["problem"], _gold(row, name), scheme) for row in rows)
+    return items
+
+
+def load_validation_items(path: Path, scoring: str) -> list[Item]:
+    """A training run's `validation.jsonl` (conversational `prompt` + `solution`) as the benchmark `validation`."""
+    items = []
+    for index, row in enumerate(_read_jsonl(path, "validation")):
+        user_turns = [m["content"] for m in row["prompt"] if m.get("role") == "user"]
+        gold, scheme = _text(row.get("solution")), scheme_for("validation", scoring)
+        items.append(Item("validation", f"validation-{index}", user_turns[-1], gold, scheme, row["prompt"]))
+    return items
+
+
+def render_prompt(item: Item, eval_cfg: DictConfig, tokenizer: Any) -> str:
+    """The model's input: the template around the problem, then the chat template (or the bare text). A validation
+    item keeps the conversation it was trained with."""
+    if item.messages is not None:
+        return tokenizer.apply_chat_template(item.messages, tokenize=False, add_generation_prompt=True)
+    user = str(eval_cfg.prompt_template).replace("{problem}", item.problem)
+    if not eval_cfg.use_chat_template:
+        return user
+    messages = [{"role": "system", "content": eval_cfg.system_prompt}] if eval_cfg.system_prompt else []
+    messages.append({"role": "user", "content": user})
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
