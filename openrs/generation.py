@@ -334,6 +334,15 @@ class VLLMGenerator:
         )
         self.stats = GenerationStats()
 
+    @classmethod
+    def from_llm(cls, llm: Any, tokenizer: Any) -> VLLMGenerator:
+        """Wrap an engine already running (TRL's colocated vLLM during training)."""
+        generator = cls.__new__(cls)
+        generator.llm = llm
+        generator.tokenizer = tokenizer
+        generator.stats = GenerationStats()
+        return generator
+
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]:
         return [[c.text for c in group] for group in self.generate_detailed(prompts, n, sampling)]
 

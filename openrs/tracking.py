@@ -109,7 +109,13 @@ class CompletionSamplerCallback(TrainerCallback):
 
 
 def init_wandb(
-    logger_cfg: Any, run_dir: Path, run_name: str, group: str, config: dict[str, Any], tags: list[str]
+    logger_cfg: Any,
+    run_dir: Path,
+    run_name: str,
+    group: str,
+    config: dict[str, Any],
+    tags: list[str],
+    job_type: str = "train",
 ) -> Any:
     """Start the W&B run in the run dir; TRL's callback then logs into it (mode disabled gives a no-op run)."""
     import wandb
@@ -126,7 +132,7 @@ def init_wandb(
         project=logger_cfg.project,
         entity=logger_cfg.entity,
         group=group,
-        job_type="train",
+        job_type=job_type,
         tags=tags,
         name=run_name,
         config=config,

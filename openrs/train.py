@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from openrs import provenance, tiny_model
 from openrs.data.prepare import DataReport, prepare_dataset
+from openrs.evaluation.callback import BenchmarkEvalCallback
 from openrs.naming import run_tags
 from openrs.plan import build_plan, to_plain
 from openrs.rewards import get_reward
@@ -42,6 +43,16 @@ def resolve_attention(requested: str) -> str:
         log.warning("model.attn_implementation=flash_attention_2 but flash-attn is not installed: using sdpa.")
         return "sdpa"
     return requested
+
+
+def evaluate_final_model(cfg: DictConfig, run_dir: Path, final_model: Path) -> dict[str, Any]:
+    """`eval.after_train`: the final model on the eval preset, into `<run>/eval/<preset>/final/`."""
+    from openrs.evaluation.callback import results_metrics
+    from openrs.evaluation.runner import evaluate_model
+
+    out_dir = run_dir / "eval" / cfg.eval.name / "final"
+    results = evaluate_model(str(final_model), cfg.eval, out_dir, label="final")
+    return {"dir": str(out_dir), **results_metrics(results)}
 
 
 def build_rewards(cfg: DictConfig) -> list[Any]:
@@ -111,6 +122,7 @@ def train(
                 tags = run_tags(cfg.name, cfg.model.name_or_path, cfg.algorithm.name, list(cfg.logger.tags))
                 wandb_run = init_wandb(cfg.logger, run_dir, run_name, group, config, tags)
         sampler = CompletionSamplerCallback(run_dir, cfg.logger.sample_completions_every)
+        during = BenchmarkEvalCallback(cfg, run_dir) if cfg.eval.during_training.enabled else None
         trainer = GRPOTrainer(
             model=model_path,
             reward_funcs=build_rewards(cfg),
@@ -119,9 +131,11 @@ def train(
             eval_dataset=data.validation,
             processing_class=tokenizer,
             peft_config=build_peft_config(cfg),
-            callbacks=[metrics_callback, sampler, *(extra_callbacks or [])],
+            callbacks=[metrics_callback, sampler, *([during] if during else []), *(extra_callbacks or [])],
         )
         sampler.trainer = trainer
+        if during is not None:
+            during.trainer = trainer
         if checkpoint is not None:
             log.info("Resuming from %s", checkpoint)
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -130,6 +144,8 @@ def train(
         if main:
             tokenizer.save_pretrained(str(final_model))
         summary.update(status="completed", final_model=str(final_model))
+        if cfg.eval.after_train and main:
+            summary["eval"] = evaluate_final_model(cfg, run_dir, final_model)
     except KeyboardInterrupt:
         summary.update(status="interrupted")
         raise

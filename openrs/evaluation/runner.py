@@ -228,7 +228,8 @@ def evaluate_run(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     best = best_checkpoint(run_dir) if validation is not None else None
     if best:
         log.info("best checkpoint on the validation split: step %s (%.1f)", best["step"], best["score"] * 100)
-    return {"checkpoints": [name for name, _ in rows], "report": {k: str(v) for k, v in paths.items()}, "best": best}
+    report = {k: str(v) for k, v in paths.items()}
+    return {"checkpoints": [name for name, _ in rows], "report": report, "best": best, "results": [r for _, r in rows]}
 
 
 def _per_problem(results_dir: Path) -> dict[str, list[bool]]:
@@ -242,15 +243,39 @@ def _per_problem(results_dir: Path) -> dict[str, list[bool]]:
     return grouped
 
 
+def log_to_wandb(cfg: DictConfig, output_dir: Path, rows: list[tuple[int | None, str, dict[str, Any]]]) -> None:
+    """Results to W&B (`logger=wandb`): pass@1 per benchmark (by training step for a run), and a results table."""
+    import wandb
+
+    from openrs.evaluation.callback import results_metrics
+    from openrs.tracking import init_wandb
+
+    config = {"openrs_evaluate": OmegaConf.to_container(cfg, resolve=True)}
+    group = cfg.logger.group or f"eval-{cfg.eval.name}"
+    run = init_wandb(cfg.logger, output_dir, f"eval-{cfg.eval.name}", group, config, ["eval"], job_type="eval")
+    table = wandb.Table(columns=["model", "step", "benchmark", "pass@1", "ci_low", "ci_high", "maj@k", "k"])
+    for step, label, results in rows:
+        run.log(results_metrics(results), **({"step": step} if step is not None else {}))
+        for name, bench in results["benchmarks"].items():
+            ci = bench.get("ci") or [None, None]
+            table.add_data(label, step, name, bench["pass@1"], ci[0], ci[1], bench.get("maj@k"), bench["k"])
+    run.log({"openrs/eval_results": table})
+    run.finish()
+
+
 def evaluate(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     """The whole `python -m openrs.evaluate` job."""
     kind, path = resolve_target(cfg.target, cfg.model, cfg.cache_dir)
     if kind == "run":
         outcome = evaluate_run(Path(path), cfg)
+        rows = [(r["model"].get("step"), r["model"]["label"], r) for r in outcome.pop("results")]
     else:
         with tempfile.TemporaryDirectory(prefix="openrs-merged-") as merged:
             model_path = merge_adapter(path, Path(merged)) if kind == "adapter" else path
             outcome = evaluate_model(model_path, cfg.eval, output_dir, label=cfg.target or cfg.model.name_or_path)
+        rows = [(None, outcome["model"]["label"], outcome)]
+    if to_plain(cfg.logger.name) == "wandb":
+        log_to_wandb(cfg, output_dir, rows)
     if cfg.compare_with:
         comparison = paired_comparison(_per_problem(Path(cfg.compare_with)), _per_problem(output_dir))
         (output_dir / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n")

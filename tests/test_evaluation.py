@@ -1,0 +1,292 @@
+"""`python -m openrs.evaluate`: presets, scoring, the tiny model end to end, resume, shards, run dirs, adapters."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from openrs.__main__ import CONF_DIR
+from openrs.errors import ConfigError
+from openrs.evaluation.engine import sample_seeds
+from openrs.evaluation.runner import evaluate, evaluate_model, find_checkpoints, shard_commands
+from openrs.evaluation.samples import SampleStore
+from openrs.evaluation.tasks import load_items, scheme_for
+from openrs.tiny_model import ensure_tiny_model
+from tests.conftest import REPO
+
+
+def eval_config(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("evaluate", overrides=list(overrides))
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+MINI = [
+    {"id": "q1", "problem": "What is 2 + 3?", "answer": "5"},
+    {"id": "q2", "problem": "What is half of 1?", "answer": "\\frac{1}{2}"},
+    {"id": "q3", "problem": "What is 7 * 6?", "answer": "42"},
+]
+
+
+def run_evaluate(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "openrs.evaluate", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)  # fmt: skip
+
+
+# --- presets and tasks -------------------------------------------------------------------------------------------
+
+
+def test_paper_and_robust_presets() -> None:
+    paper = eval_config("eval=paper").eval
+    assert list(paper.benchmarks) == ["aime24", "math500", "amc23", "minerva", "olympiadbench"]
+    assert (paper.k, paper.temperature, paper.top_p, paper.max_new_tokens) == (1, 0.6, 0.95, 32768)
+    assert paper.use_chat_template and paper.system_prompt is None and paper.engine == "vllm"
+    assert paper.prompt_template.startswith("Solve the following math problem efficiently and clearly.")
+    assert paper.prompt_template.endswith("Think step by step before answering.\n\n{problem}")
+    robust = eval_config("eval=robust").eval
+    assert robust.k == 8 and list(robust.seeds) == [0, 1, 2, 3] and "aime25" in robust.benchmarks
+    assert robust.scoring == "fixed"
+
+
+def test_scoring_schemes_follow_the_original_tasks() -> None:
+    assert [scheme_for(b, "paper") for b in ("aime24", "aime25", "amc23")] == ["expr_gold"] * 3
+    assert [scheme_for(b, "paper") for b in ("math500", "minerva", "olympiadbench")] == ["latex_gold"] * 3
+    assert scheme_for("amc23", "fixed") == "expr_gold_fixed"
+
+
+def test_sample_seeds_spread_samples_over_seeds() -> None:
+    assert sample_seeds(8, [0, 1, 2, 3]) == {0: [0, 4], 1: [1, 5], 2: [2, 6], 3: [3, 7]}
+    assert sample_seeds(1, [7]) == {7: [0]}
+
+
+def test_benchmark_count_mismatch_and_bad_files_are_clear_errors(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "aime24.jsonl", MINI)
+    cfg = eval_config("eval.benchmarks=[aime24]", f"eval.benchmarks_dir={tmp_path}")
+    with pytest.raises(ConfigError, match="'aime24' has 3 rows, expected 30"):
+        load_items(cfg.eval)
+    (tmp_path / "bad.jsonl").write_text('{"id": "a", "problem": "x"}\nnot json\n')
+    with pytest.raises(ConfigError, match=r"bad.jsonl:2: not a JSON object"):
+        load_items(eval_config("eval.benchmarks=[bad]", f"+eval.files.bad={tmp_path / 'bad.jsonl'}").eval)
+    with pytest.raises(ConfigError, match="unknown benchmark 'aime2024'"):
+        load_items(eval_config("eval.benchmarks=[aime2024]").eval)
+
+
+# --- scoring completions made elsewhere --------------------------------------------------------------------------
+
+FINAL = "Therefore, the final answer is: $\\boxed{{{}}}$. I hope it is correct"
+# (benchmark, id, completion, expected correct): hand-written, one scheme per benchmark type
+SCORED = [
+    ("aime24", "a1", "Adding gives 33.\n" + FINAL.format("33"), True),
+    ("aime24", "a1", "So " + FINAL.format("34"), False),
+    ("aime24", "a2", "The remainder is\n" + FINAL.format("017"), True),  # expression gold: 17 == 017
+    ("math500", "m1", "Half of it: " + FINAL.format("0.5"), True),  # LaTeX gold \frac{1}{2}
+    ("math500", "m1", "I give up.", False),
+    ("math500", "m2", FINAL.format("(1, 3]"), True),
+    ("math500", "m2", FINAL.format("[1, 3]"), False),
+]
+
+
+def test_scoring_an_existing_completions_file(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "bench" / "aime24.jsonl", [{"id": "a1", "problem": "p", "answer": "33"},
+                                                      {"id": "a2", "problem": "p", "answer": "17"}])  # fmt: skip
+    write_jsonl(tmp_path / "bench" / "math500.jsonl", [{"id": "m1", "problem": "p", "answer": "\\frac{1}{2}"},
+                                                       {"id": "m2", "problem": "p", "answer": "(1, 3]"}])  # fmt: skip
+    completions = write_jsonl(
+        tmp_path / "c.jsonl", [{"benchmark": b, "id": i, "completion": c} for b, i, c, _ in SCORED]
+    )
+    cfg = eval_config(
+        "eval.benchmarks=[aime24,math500]",
+        f"eval.benchmarks_dir={tmp_path / 'bench'}",
+        "eval.check_counts=false",
+        f"eval.completions_file={completions}",
+        "eval.workers=0",
+    )
+    with pytest.raises(ConfigError, match="no completion for 1 problems, e.g. \\['aime24/a2'\\]"):
+        # a2 has one sample while a1 has two: k is the smallest count, so a file missing a problem is caught
+        lines = [{"benchmark": b, "id": i, "completion": "x"} for b, i in (("aime24", "a1"), ("math500", "m1"))]
+        lines.append({"benchmark": "math500", "id": "m2", "completion": "x"})
+        bad = write_jsonl(tmp_path / "bad.jsonl", lines)
+        evaluate_model(None, OmegaConf.merge(cfg.eval, {"completions_file": str(bad)}), tmp_path / "bad")
+    out = tmp_path / "scored"
+    results = evaluate_model(None, cfg.eval, out)
+    samples = SampleStore(out / "samples.jsonl").records()
+    assert [(s["benchmark"], s["id"], s["correct"]) for s in samples] == [(b, i, ok) for b, i, _, ok in SCORED]
+    assert results["benchmarks"]["aime24"]["k"] == 1  # a2 has one completion: k is the smallest count
+    with pytest.raises(ConfigError, match="ids that are not in the evaluated benchmarks"):
+        unknown = write_jsonl(tmp_path / "u.jsonl", [{"id": "zz", "completion": "x"}])
+        evaluate_model(None, OmegaConf.merge(cfg.eval, {"completions_file": str(unknown)}), tmp_path / "u")
+
+
+# --- the tiny model ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mini_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("mini") / "mini.jsonl", MINI)
+
+
+def mini_overrides(mini_file: Path, *extra: str) -> list[str]:
+    return ["eval.benchmarks=[mini]", f"+eval.files.mini={mini_file}", "eval.k=4", "eval.max_new_tokens=8", *extra]
+
+
+def test_tiny_model_end_to_end_through_the_command(tmp_path: Path, mini_file: Path) -> None:
+    out = tmp_path / "out"
+    result = run_evaluate(*mini_overrides(mini_file), f"output_dir={out}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert sorted((s["id"], s["sample"]) for s in samples) == [(q, i) for q in ("q1", "q2", "q3") for i in range(4)]
+    assert {s["seed"] for s in samples} == {0, 1}
+    assert all(0 < s["tokens"] <= 8 and isinstance(s["truncated"], bool) for s in samples)
+    results = json.loads((out / "results.json").read_text())
+    mini = results["benchmarks"]["mini"]
+    assert (mini["n_problems"], mini["k"], mini["samples"]) == (3, 4, 12)
+    assert set(mini["pass@k"]) == {"1", "2", "4"} and "maj@k" in mini and len(mini["ci"]) == 2
+    assert results["model"]["name_or_path"].endswith("tiny-qwen2-v2") and results["wall_time_s"] > 0
+    assert results["tokens_per_s"] > 0 and results["engine"]["transformers"]
+    assert "| mini |" in (out / "table.md").read_text().splitlines()[0] + " |"
+
+
+def test_an_interrupted_evaluation_resumes_without_redoing_samples(tmp_path: Path, mini_file: Path) -> None:
+    from openrs.evaluation.runner import _load_generator
+
+    cfg = eval_config(*mini_overrides(mini_file, "eval.chunk_size=1", "eval.workers=0")).eval
+    real = _load_generator(ensure_tiny_model(), cfg)
+    calls = []
+
+    class Interrupted(Exception):
+        pass
+
+    class DiesAfterTwoCalls:  # the real generator, with a "kill" after two generate calls
+        tokenizer, stats = real.tokenizer, real.stats
+
+        def generate_detailed(self, prompts, n, sampling):
+            if len(calls) == 2:
+                raise Interrupted
+            calls.append(len(prompts) * n)
+            return real.generate_detailed(prompts, n, sampling)
+
+    out = tmp_path / "out"
+    with pytest.raises(Interrupted):
+        evaluate_model("tiny", cfg, out, generator=DiesAfterTwoCalls())
+    assert len(SampleStore(out / "samples.jsonl").done) == 4  # problem q1: seeds 0 and 1, two samples each
+    with (out / "samples.jsonl").open("a") as handle:
+        handle.write('{"benchmark": "mini", "id": "q2", "sam')  # a line cut by the kill
+    calls.clear()
+    resumed = evaluate_model("tiny", cfg, out, generator=real)
+    assert resumed["benchmarks"]["mini"]["samples"] == 12
+    assert len(SampleStore(out / "samples.jsonl").records()) == 12
+    assert real.stats.completions == 4 + 8  # 4 before the interruption, then only the 8 missing
+
+
+def test_data_parallel_shards_split_the_problems_and_merge(tmp_path: Path, mini_file: Path) -> None:
+    assert shard_commands(Path("/x/spec.json"), 2)[1][-3:] == ["openrs.evaluation.shard", "/x/spec.json", "1"]
+    cfg = eval_config(*mini_overrides(mini_file, "eval.data_parallel_size=2"))
+    out = tmp_path / "dp"
+    results = evaluate_model(str(ensure_tiny_model()), cfg.eval, out)  # two real worker processes on CPU
+    assert results["benchmarks"]["mini"]["samples"] == 12
+    shard_ids = [{r["id"] for r in SampleStore(out / f"samples.shard-{i}.jsonl").records()} for i in (0, 1)]
+    assert shard_ids == [{"q1", "q3"}, {"q2"}]
+
+
+@pytest.fixture(scope="module")
+def fake_run(tmp_path_factory: pytest.TempPathFactory, mini_file: Path) -> Path:
+    """A run dir with two checkpoints (copies of the tiny model), metrics and a validation split."""
+    run = tmp_path_factory.mktemp("run")
+    for step in (10, 20):
+        shutil.copytree(ensure_tiny_model(), run / f"checkpoint-{step}")
+    write_jsonl(run / "metrics.jsonl", [{"step": s, "completions/mean_length": 30.0 - s / 10} for s in range(1, 21)])
+    prompts = [[{"role": "user", "content": row["problem"]}] for row in MINI]
+    write_jsonl(
+        run / "validation.jsonl", [{"prompt": p, "solution": r["answer"]} for p, r in zip(prompts, MINI, strict=True)]
+    )
+    return run
+
+
+def test_a_run_dir_gets_every_checkpoint_curves_plots_and_a_validation_pick(
+    tmp_path: Path, fake_run: Path, mini_file: Path
+) -> None:
+    assert [step for step, _ in find_checkpoints(fake_run)] == [10, 20]
+    cfg = eval_config(f"target={fake_run}", *mini_overrides(mini_file, "eval.k=2"))
+    outcome = evaluate(cfg, tmp_path / "hydra")
+    assert outcome["checkpoints"] == ["checkpoint-10", "checkpoint-20"]
+    report = fake_run / "eval" / "tiny"
+    for name in ("table.md", "curves.json", "accuracy_tiny.png", "completion_length.png"):
+        assert (report / name).stat().st_size > 0, name
+    assert (fake_run / "eval" / "validation" / "checkpoint-20" / "results.json").exists()
+    assert outcome["best"]["step"] == 10  # all scores are 0 for the tiny model: ties go to the earliest step
+    table = (report / "table.md").read_text()
+    assert "| checkpoint-10 |" in table and "| checkpoint-20 |" in table
+
+
+def test_a_lora_adapter_is_merged_and_evaluated(tmp_path: Path, mini_file: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = ensure_tiny_model()
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(r=4, target_modules=["q_proj"]))
+    model.save_pretrained(tmp_path / "adapter")  # its adapter_config.json names the base model's directory
+    cfg = eval_config(f"target={tmp_path / 'adapter'}", *mini_overrides(mini_file))
+    results = evaluate(cfg, tmp_path / "out")
+    assert results["benchmarks"]["mini"]["samples"] == 12
+
+
+def test_a_paired_comparison_of_two_evaluations(tmp_path: Path, mini_file: Path) -> None:
+    first = tmp_path / "first"
+    evaluate(eval_config(*mini_overrides(mini_file)), first)
+    second = tmp_path / "second"
+    outcome = evaluate(eval_config(*mini_overrides(mini_file, "eval.seeds=[5,6]"), f"compare_with={first}"), second)
+    comparison = json.loads((second / "comparison.json").read_text())
+    assert comparison == outcome["comparison"]
+    assert comparison["n_problems"] == 3 and comparison["distinguishable"] is False  # the tiny model scores 0 twice
+
+
+def test_results_go_to_wandb_offline(tmp_path: Path, mini_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")  # no W&B server here
+    out = tmp_path / "out"
+    evaluate(eval_config(*mini_overrides(mini_file), "logger=wandb", "logger.mode=offline"), out)
+    runs = list((out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    (log,) = runs[0].glob("run-*.wandb")  # the offline run's record, for `wandb sync`
+    assert log.stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_benchmarks_are_evaluated_during_training_and_after_it(tmp_path: Path) -> None:
+    from tests.conftest import run_openrs
+
+    run_dir = tmp_path / "run"
+    result = run_openrs(
+        "logger=none",
+        "train.max_steps=4",
+        "train.save_steps=2",
+        "eval.during_training.enabled=true",
+        "eval.during_training.max_problems=8",
+        "eval.after_train=true",
+        "eval.max_problems=8",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    logged = [row["step"] for row in rows if "benchmarks/arithmetic/pass@1" in row]
+    assert logged == [2, 4]  # at every save, beside the rewards
+    during = json.loads((run_dir / "eval" / "during_training" / "checkpoint-4" / "results.json").read_text())
+    assert during["benchmarks"]["arithmetic"]["n_problems"] == 8 and during["benchmarks"]["arithmetic"]["k"] == 1
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["eval"]["benchmarks/arithmetic/pass@1"] == 0.0
+    final = json.loads((run_dir / "eval" / "tiny" / "final" / "results.json").read_text())
+    assert final["benchmarks"]["arithmetic"]["samples"] == 8 * 4
