@@ -157,6 +157,7 @@ def evaluate_model(
     label: str | None = None,
     generator: Any = None,
     max_new_tokens: int | None = None,
+    model_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate one model on `items` (default: the preset's benchmarks); write samples, results and table."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -188,7 +189,7 @@ def evaluate_model(
             tokens_per_s = generator.stats.tokens_per_s
     results = summarize(store.records(), items, eval_cfg, k=k)
     results.update(
-        model={"name_or_path": model_path, "label": label},
+        model={"name_or_path": model_path, "label": label, **(model_info or {})},
         eval=OmegaConf.to_container(eval_cfg, resolve=True),
         engine=_engine_versions(),
         samples_file=str(out_dir / "samples.jsonl"),
@@ -265,6 +266,10 @@ def log_to_wandb(cfg: DictConfig, output_dir: Path, rows: list[tuple[int | None,
 
 def evaluate(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     """The whole `python -m openrs.evaluate` job."""
+    if to_plain(cfg.eval.engine) == "vllm" and not cfg.eval.completions_file:
+        from openrs.generation import require_vllm
+
+        require_vllm(cfg.eval.tensor_parallel_size)  # a GPU-only engine fails here, before any download or load
     kind, path = resolve_target(cfg.target, cfg.model, cfg.cache_dir)
     if kind == "run":
         outcome = evaluate_run(Path(path), cfg)
@@ -272,7 +277,9 @@ def evaluate(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     else:
         with tempfile.TemporaryDirectory(prefix="openrs-merged-") as merged:
             model_path = merge_adapter(path, Path(merged)) if kind == "adapter" else path
-            outcome = evaluate_model(model_path, cfg.eval, output_dir, label=cfg.target or cfg.model.name_or_path)
+            info = {"revision": cfg.model.revision} if cfg.target is None else {"target": cfg.target, "kind": kind}
+            label = cfg.target or cfg.model.name_or_path
+            outcome = evaluate_model(model_path, cfg.eval, output_dir, label=label, model_info=info)
         rows = [(None, outcome["model"]["label"], outcome)]
     if to_plain(cfg.logger.name) == "wandb":
         log_to_wandb(cfg, output_dir, rows)
