@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from openrs.config import register_configs
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = Path(__file__).resolve().parent / "conf"  # package data: found installed or editable, from any cwd
 
 register_configs()
 
