@@ -332,6 +332,17 @@ class TrainConfig:
 
 
 @dataclass
+class CostConfig:
+    """Prices for the cost estimate in summary.json (see openrs.cost)."""
+
+    # $/GPU-hour by a part of the GPU's name. A40: the paper's $0.44 (Open-RS Table 4: 4 x 24 h = about $42). Add
+    # your provider's prices, e.g. cost.gpu_prices.H100=2.5.
+    gpu_prices: dict[str, float] = field(default_factory=lambda: {"A40": 0.44})
+    gpu_type: str | None = None  # null: the GPU torch sees
+    price_per_gpu_hour: float | None = None  # overrides the table
+
+
+@dataclass
 class OpenRSConfig:
     name: str = "tiny"  # experiment name: run dir, W&B group and run name start with it
     dry_run: bool = False  # print the resolved plan as one JSON object and exit
@@ -349,6 +360,7 @@ class OpenRSConfig:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
 
 
 def register_configs() -> None:

@@ -45,6 +45,19 @@ def resolve_attention(requested: str) -> str:
     return requested
 
 
+def resources_so_far(cfg: DictConfig, run_dir: Path, wall_time_s: float, resumed: bool) -> dict[str, Any]:
+    """GPU-hours, tokens and cost of the run, adding the earlier sessions of a resumed run (openrs.cost)."""
+    from openrs.cost import run_resources
+    from openrs.provenance import hardware
+
+    if resumed and (run_dir / "summary.json").exists():
+        earlier = json.loads((run_dir / "summary.json").read_text()).get("resources") or {}
+        wall_time_s += earlier.get("wall_time_s") or 0.0
+    metrics_file = run_dir / "metrics.jsonl"
+    metrics = [json.loads(line) for line in metrics_file.read_text().splitlines()] if metrics_file.exists() else []
+    return run_resources(cfg, wall_time_s, metrics, hardware()["gpus"])
+
+
 def evaluate_final_model(cfg: DictConfig, run_dir: Path, final_model: Path) -> dict[str, Any]:
     """`eval.after_train`: the final model on the eval preset, into `<run>/eval/<preset>/final/`."""
     from openrs.evaluation.callback import results_metrics
@@ -161,6 +174,7 @@ def train(
             data=report.as_dict(),
             resumed_from=str(checkpoint) if checkpoint else None,
         )
+        summary["resources"] = resources_so_far(cfg, run_dir, summary["wall_time_s"], bool(checkpoint))
         if wandb_run is not None:
             summary["wandb"] = {"mode": wandb_run.settings.mode, "dir": str(wandb_run.dir), "url": wandb_run.url}
             wandb_run.summary.update({"openrs/status": summary["status"], "openrs/wall_time_s": summary["wall_time_s"]})
