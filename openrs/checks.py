@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from openrs.config import OpenRSConfig
 from openrs.errors import ConfigError
-from openrs.plan import to_plain, training_processes
+from openrs.plan import to_plain, training_processes, vllm_server_gpus
 
 GPU_DTYPES = ("bfloat16", "float16")
 
@@ -77,8 +80,8 @@ def gpu_requirements(cfg: DictConfig) -> list[str]:
     return needs
 
 
-def check_machine(cfg: DictConfig, cuda_available: bool) -> None:
-    """Stop at once, before any download, when the config needs a GPU this machine lacks."""
+def check_machine(cfg: DictConfig, cuda_available: bool, gpu_count: int | None = None) -> None:
+    """Stop at once, before any download, when the config needs a GPU (or more GPUs) than this machine has."""
     needs = gpu_requirements(cfg)
     if needs and not cuda_available:
         raise ConfigError(
@@ -86,6 +89,76 @@ def check_machine(cfg: DictConfig, cuda_available: bool) -> None:
             "Nothing was downloaded. On this machine, run the tiny CPU default with `python -m openrs`, or print "
             "this run's full plan with `python -m openrs <same overrides> dry_run=true`."
         )
+    wanted = training_processes(cfg) + vllm_server_gpus(cfg)
+    if cuda_available and gpu_count is not None and to_plain(cfg.launcher.name) == "accelerate" and gpu_count < wanted:
+        raise ConfigError(
+            f"The layout needs {wanted} GPUs (launcher.num_processes={training_processes(cfg)} training + "
+            f"{vllm_server_gpus(cfg)} for the vLLM server) and {gpu_count} are visible. Set "
+            f"launcher.num_processes={max(1, gpu_count - vllm_server_gpus(cfg))}, or use rollout=vllm_colocate."
+        )
+
+
+#: Parameters of models we know, to size checkpoints before anything is downloaded.
+KNOWN_MODEL_PARAMS = {
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": 1_777_088_000,
+    "Qwen/Qwen2.5-Math-1.5B": 1_543_714_304,
+}
+_DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+def checkpoint_bytes(cfg: DictConfig, params: int) -> int:
+    """One checkpoint of full fine-tuning: the weights in their dtype plus Adam's two fp32 moments per parameter
+    (LoRA: the adapter is small; only the weights of the final model count)."""
+    weights = params * _DTYPE_BYTES.get(to_plain(cfg.model.dtype), 4)
+    return weights if cfg.peft.enabled else weights + params * 8
+
+
+def check_disk(cfg: DictConfig, run_dir: Path, params: int | None, free_bytes: int | None = None) -> None:
+    """Enough free disk for the checkpoints this run keeps (`train.save_total_limit`) and the final model."""
+    if params is None:
+        return
+    kept = cfg.train.save_total_limit or max(1, cfg.train.max_steps // max(1, cfg.train.save_steps))
+    kept = min(kept, max(1, cfg.train.max_steps // max(1, cfg.train.save_steps)))
+    need = kept * checkpoint_bytes(cfg, params) + params * _DTYPE_BYTES.get(to_plain(cfg.model.dtype), 4)
+    if free_bytes is None:
+        probe = run_dir if run_dir.exists() else next(p for p in run_dir.parents if p.exists())
+        free_bytes = shutil.disk_usage(probe).free
+    if free_bytes < need:
+        raise ConfigError(
+            f"About {need / 1e9:.1f} GB of checkpoints ({kept} x {checkpoint_bytes(cfg, params) / 1e9:.1f} GB with "
+            f"train.save_total_limit={cfg.train.save_total_limit}, plus the final model) would not fit in the "
+            f"{free_bytes / 1e9:.1f} GB free under {run_dir}. Lower train.save_total_limit, raise train.save_steps, "
+            "or write runs to a bigger disk (hydra.run.dir=...)."
+        )
+
+
+def check_wandb(cfg: DictConfig) -> None:
+    """`logger.mode=online` needs an API key; without one W&B would prompt or fail mid-run."""
+    from openrs.tracking import has_wandb_key
+
+    if to_plain(cfg.logger.name) == "wandb" and to_plain(cfg.logger.mode) == "online" and not has_wandb_key():
+        raise ConfigError(
+            "logger.mode=online but no W&B API key is configured (WANDB_API_KEY or `wandb login`). Log in, or use "
+            "logger.mode=auto (offline without a key, synced later) or logger=none."
+        )
+
+
+def model_params(cfg: DictConfig) -> int | None:
+    """The model's parameter count when it is known before downloading (a local dir's weights, or the table)."""
+    name = str(cfg.model.name_or_path)
+    if name in KNOWN_MODEL_PARAMS:
+        return KNOWN_MODEL_PARAMS[name]
+    path = Path(name).expanduser()
+    files = list(path.glob("*.safetensors")) if path.is_dir() else []
+    if files:
+        return sum(f.stat().st_size for f in files) // _DTYPE_BYTES.get(to_plain(cfg.model.dtype), 4)
+    return None
+
+
+def check_resources(cfg: DictConfig, run_dir: Path) -> None:
+    """Pre-flight checks that look at this machine, before any GPU is held: W&B mode and disk space."""
+    check_wandb(cfg)
+    check_disk(cfg, run_dir, model_params(cfg))
 
 
 def check_config(cfg: DictConfig) -> None:

@@ -346,7 +346,7 @@ class CostConfig:
 class OpenRSConfig:
     name: str = "tiny"  # experiment name: run dir, W&B group and run name start with it
     dry_run: bool = False  # print the resolved plan as one JSON object and exit
-    resume: Any = False  # true: continue the latest run of this name; or a run directory path
+    resume: Any = "auto"  # auto: continue a killed run of the same command; true: the latest of this name; a run dir
     cache_dir: str | None = None  # null: $OPENRS_CACHE or ~/.cache/openrs (tiny model)
     model: ModelConfig = field(default_factory=ModelConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -16,13 +17,42 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def resume_target(resume: object, fresh_run_dir: Path) -> tuple[Path, Path | None]:
-    """(run dir to write into, checkpoint to load). `resume` is false, true, or a run directory path.
+def unfinished_run(fresh_run_dir: Path, run_name: str) -> Path | None:
+    """The newest earlier run of the same command (same `run_name`) that did not complete and has a checkpoint.
 
-    `true` picks the most recent sibling of the fresh Hydra run dir (same experiment name) that has a checkpoint.
+    Looked for beside the fresh run dir (`outputs/<name>/<time>`) and, for sweeps, in the other launches of the
+    sweep (`outputs/multirun/<name>/<time>/<job dir of the same name>`).
+    """
+    parent = fresh_run_dir.parent
+    candidates = [p for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
+    if parent.parent.is_dir():
+        candidates += [p / fresh_run_dir.name for p in parent.parent.iterdir() if p.is_dir() and p != parent]
+    found = []
+    for run_dir in candidates:
+        summary = run_dir / "summary.json"
+        if run_dir == fresh_run_dir or not summary.is_file() or latest_checkpoint(run_dir) is None:
+            continue
+        try:
+            record = json.loads(summary.read_text())
+        except json.JSONDecodeError:
+            continue
+        if record.get("run_name") == run_name and record.get("status") != "completed":
+            found.append((summary.stat().st_mtime, run_dir))
+    return max(found)[1] if found else None
+
+
+def resume_target(resume: object, fresh_run_dir: Path, run_name: str | None = None) -> tuple[Path, Path | None]:
+    """(run dir to write into, checkpoint to load). `resume` is `auto`, false, true, or a run directory path.
+
+    `auto` (the default) continues an earlier run of the same command that was killed or failed after a checkpoint
+    (:func:`unfinished_run`), so relaunching a preempted job resumes it; otherwise it starts fresh. `true` picks the
+    most recent sibling of the fresh Hydra run dir (same experiment name) that has a checkpoint.
     """
     if resume in (False, None, "false", "False", ""):
         return fresh_run_dir, None
+    if resume == "auto":
+        earlier = unfinished_run(fresh_run_dir, run_name) if run_name else None
+        return (earlier, latest_checkpoint(earlier)) if earlier else (fresh_run_dir, None)
     if resume in (True, "true", "True"):
         siblings = [p for p in fresh_run_dir.parent.iterdir() if p.is_dir() and p != fresh_run_dir]
         candidates = sorted((p for p in siblings if latest_checkpoint(p)), key=lambda p: p.name)

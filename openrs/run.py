@@ -9,7 +9,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from openrs.checks import check_config, check_machine
+from openrs.checks import check_config, check_machine, check_resources
 from openrs.errors import ConfigError
 from openrs.naming import run_name
 from openrs.plan import build_plan, to_plain
@@ -32,8 +32,9 @@ def run(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str]) -> int:
     from openrs.launch import inside_distributed_launch, launch_distributed
     from openrs.resume import resume_target
 
-    check_machine(cfg, torch.cuda.is_available())
-    run_dir, checkpoint = resume_target(cfg.resume, hydra_run_dir)
+    check_machine(cfg, torch.cuda.is_available(), torch.cuda.device_count())
+    run_dir, checkpoint = resume_target(cfg.resume, hydra_run_dir, name)
+    check_resources(cfg, run_dir)
     group = cfg.logger.group or cfg.name
     if to_plain(cfg.launcher.name) == "accelerate" and not inside_distributed_launch():
         return launch_distributed(cfg, overrides, run_dir, torch.cuda.device_count(), resuming=checkpoint is not None)

@@ -108,6 +108,11 @@ def train(
     main = is_main_process()
     started = time.time()
     summary: dict[str, Any] = {"name": cfg.name, "run_name": run_name, "run_dir": str(run_dir), "status": "running"}
+    if main:  # on disk at once: a killed run is recognisable (status running) and resumed by resume=auto
+        if checkpoint is not None and (run_dir / "summary.json").exists():
+            earlier = json.loads((run_dir / "summary.json").read_text()).get("resources")
+            summary["resources"] = earlier
+        write_json(run_dir / "summary.json", summary)
     metrics_callback = MetricsFileCallback(run_dir)
     trainer = None
     wandb_run = None

@@ -119,3 +119,35 @@ def test_a_crash_still_writes_a_summary(tmp_path: Path) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "failed"
     assert "reward exploded on purpose" in summary["error"]
+
+
+def test_a_killed_run_resumes_when_the_same_command_is_launched_again(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    args = ["logger=none", "train.max_steps=40", "train.save_steps=4", "logger.sample_completions_every=0"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.Popen([sys.executable, "-m", "openrs", *args], cwd=tmp_path, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    runs = tmp_path / "outputs" / "tiny"
+    deadline = time.monotonic() + 300
+    while not list(runs.glob("*/checkpoint-8")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)  # preemption: no chance to clean up
+    first.wait()
+    (killed,) = [p for p in runs.iterdir() if p.is_dir()]
+    assert json.loads((killed / "summary.json").read_text())["status"] == "running"
+    time.sleep(1.1)  # the relaunch gets its own timestamped run dir
+    again = run_openrs(*args, cwd=tmp_path)  # the same command
+    assert again.returncode == 0, again.stderr[-3000:]
+    summary = json.loads((killed / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["steps"] == 40
+    assert summary["resumed_from"].rsplit("-", 1)[1].isdigit()
+    steps = [row["step"] for row in read_jsonl(killed / "metrics.jsonl") if "reward" in row]
+    # every step is there; steps logged after checkpoint-8 before the kill are logged again by the resumed run
+    assert steps[-1] == 40 and set(steps) == set(range(1, 41))
