@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import re
 
-# Overrides that change where/how a run is recorded, not what it trains.
-IGNORED_PREFIXES = ("dry_run", "resume", "logger", "hydra", "experiment", "+experiment", "cache_dir")
+# Overrides that change where/how a run is recorded, not what it trains. `sweep` only names the study (its `name:`
+# is the run name's stem); `experiment` is dropped only when the name already says it (see meaningful_overrides).
+IGNORED_PREFIXES = ("dry_run", "resume", "logger", "hydra", "sweep", "cache_dir")
 
 
-def meaningful_overrides(overrides: list[str]) -> list[str]:
-    """The overrides that change the run, sorted (`+experiment=...` and logging options excluded)."""
+def meaningful_overrides(overrides: list[str], name: str | None = None) -> list[str]:
+    """The overrides that change the run, sorted; logging options and `+sweep=...` excluded.
+
+    `+experiment=X` is excluded when X is `name` (a plain `+experiment=exp3` run is named `exp3`) and kept otherwise:
+    a sweep names its runs `sweep-<NAME>`, so `experiment=exp1` is what tells its jobs apart (and resume=auto finds
+    each job's own unfinished run by this name).
+    """
     kept = []
     for item in overrides:
-        key = item.split("=", 1)[0].lstrip("+~")
-        if key.split(".")[0] in {p.lstrip("+") for p in IGNORED_PREFIXES}:
+        key, _, value = item.partition("=")
+        key = key.lstrip("+~")
+        if key.split(".")[0] in IGNORED_PREFIXES or (key == "experiment" and value == name):
             continue
         kept.append(item.lstrip("+~"))
     return sorted(kept)
 
 
 def run_name(name: str, overrides: list[str], max_length: int = 128) -> str:
-    """`exp3` or `exp3-algorithm=dr_grpo,train.seed=1`: says what differs from the experiment as published."""
-    changes = ",".join(meaningful_overrides(overrides))
+    """`exp3`, `exp3-algorithm=dr_grpo,train.seed=1` or `sweep-seeds-experiment=exp3,train.seed=0`: the stem (the
+    experiment's or the sweep's `name`) and what differs from it."""
+    changes = ",".join(meaningful_overrides(overrides, name))
     full = f"{name}-{changes}" if changes else name
     full = re.sub(r"[^\w.=,+\-]", "_", full)
     return full[:max_length]

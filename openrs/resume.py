@@ -20,8 +20,9 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 def unfinished_run(fresh_run_dir: Path, run_name: str) -> Path | None:
     """The newest earlier run of the same command (same `run_name`) that did not complete and has a checkpoint.
 
-    Looked for beside the fresh run dir (`outputs/<name>/<time>`) and, for sweeps, in the other launches of the
-    sweep (`outputs/multirun/<name>/<time>/<job dir of the same name>`).
+    The fresh run dir itself counts (a job requeued by Slurm reruns in its own dir). Looked for beside it
+    (`outputs/<name>/<time>`) and, for sweeps, in the other launches of the sweep
+    (`outputs/multirun/<name>/<time>/<job dir of the same name>`).
     """
     parent = fresh_run_dir.parent
     candidates = [p for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
@@ -30,7 +31,7 @@ def unfinished_run(fresh_run_dir: Path, run_name: str) -> Path | None:
     found = []
     for run_dir in candidates:
         summary = run_dir / "summary.json"
-        if run_dir == fresh_run_dir or not summary.is_file() or latest_checkpoint(run_dir) is None:
+        if not summary.is_file() or latest_checkpoint(run_dir) is None:  # the fresh dir itself: a requeued job
             continue
         try:
             record = json.loads(summary.read_text())

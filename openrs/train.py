@@ -181,7 +181,12 @@ def train(
         )
         summary["resources"] = resources_so_far(cfg, run_dir, summary["wall_time_s"], bool(checkpoint))
         if wandb_run is not None:
-            summary["wandb"] = {"mode": wandb_run.settings.mode, "dir": str(wandb_run.dir), "url": wandb_run.url}
+            summary["wandb"] = {
+                "mode": wandb_run.settings.mode,
+                "dir": str(wandb_run.dir),
+                "url": wandb_run.url,
+                "group": wandb_run.group,
+            }
             wandb_run.summary.update({"openrs/status": summary["status"], "openrs/wall_time_s": summary["wall_time_s"]})
             wandb_run.finish(exit_code=0 if summary["status"] == "completed" else 1)
         if main:

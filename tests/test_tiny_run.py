@@ -151,3 +151,15 @@ def test_a_killed_run_resumes_when_the_same_command_is_launched_again(tmp_path: 
     steps = [row["step"] for row in read_jsonl(killed / "metrics.jsonl") if "reward" in row]
     # every step is there; steps logged after checkpoint-8 before the kill are logged again by the resumed run
     assert steps[-1] == 40 and set(steps) == set(range(1, 41))
+
+
+def test_auto_resume_finds_the_run_itself_when_a_job_is_requeued_in_its_dir(tmp_path: Path) -> None:
+    from openrs.resume import resume_target
+
+    job = tmp_path / "multirun" / "2026-01-01_00-00-00" / "0_train.seed=1"
+    (job / "checkpoint-8").mkdir(parents=True)
+    (job / "summary.json").write_text(json.dumps({"run_name": "sweep-x-train.seed=1", "status": "running"}))
+    assert resume_target("auto", job, "sweep-x-train.seed=1") == (job, job / "checkpoint-8")
+    assert resume_target("auto", job, "sweep-x-train.seed=2") == (job, None)  # another command: a fresh start
+    (job / "summary.json").write_text(json.dumps({"run_name": "sweep-x-train.seed=1", "status": "completed"}))
+    assert resume_target("auto", job, "sweep-x-train.seed=1") == (job, None)

@@ -1,0 +1,118 @@
+"""PNG figures over training steps, one per metric, one line per run (labelled by what differs): the paper's plots.
+
+Training metrics: `reward.png`, `accuracy_reward.png`, `completion_length.png`, `truncation_rate.png`, `kl.png`.
+Eval accuracy: `eval_<benchmark>.png` (and `eval_average.png`) from the checkpoint evaluations of the compared
+preset (solid) and the in-training ones (dashed), with their confidence bands. A figure no run has data for is
+skipped. Matplotlib is imported inside the drawing functions (Agg canvas, no pyplot).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from openrs.compare.runs import Run
+from openrs.evaluation.report import DISPLAY_NAMES
+
+__all__ = ["TRAINING_FIGURES", "plot_comparison"]
+
+# (file stem, metrics.jsonl key, y-axis label)
+TRAINING_FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("reward", "reward", "reward (sum of weighted rewards)"),
+    ("accuracy_reward", "rewards/accuracy/mean", "accuracy reward"),
+    ("completion_length", "completions/mean_length", "mean completion length (tokens)"),
+    ("truncation_rate", "completions/clipped_ratio", "truncation rate (clipped ratio)"),
+    ("kl", "kl", "KL to the reference model"),
+)
+
+
+def _new_figure():
+    """A Figure on an Agg canvas (no pyplot, no global backend switch)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 4.8), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _finish(figure, ax, title: str, ylabel: str, path: Path) -> Path:
+    """Axis labels, grid, and the legend below the axes (labels can be long override lists)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set(xlabel="training step", ylabel=ylabel, title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    wrapped = [textwrap.fill(label, 110) for label in labels]
+    figure.legend(handles, wrapped, loc="outside lower center", fontsize="small", ncols=1)
+    figure.savefig(path, dpi=120)
+    return path
+
+
+def _plot_metric(runs: Sequence[Run], labels: Sequence[str], key: str, ylabel: str, path: Path) -> Path | None:
+    series = [(i, label, run.metrics.get(key)) for i, (run, label) in enumerate(zip(runs, labels, strict=True))]
+    series = [(i, label, values) for i, label, values in series if values]
+    if not series:
+        return None
+    figure = _new_figure()
+    ax = figure.add_subplot()
+    for index, label, values in series:
+        steps = sorted(values)
+        ax.plot(
+            steps,
+            [values[s] for s in steps],
+            color=f"C{index % 10}",
+            label=label,
+            marker="." if len(steps) < 30 else None,
+        )
+    return _finish(figure, ax, f"{ylabel} over training", ylabel, path)
+
+
+def _plot_benchmark(runs: Sequence[Run], labels: Sequence[str], name: str, path: Path) -> Path | None:
+    figure = _new_figure()
+    ax = figure.add_subplot()
+    drawn = False
+    nan = float("nan")
+    for index, (run, label) in enumerate(zip(runs, labels, strict=True)):
+        all_series = run.eval_curves.get(name, {})
+        for series, points in all_series.items():
+            points = sorted(points)
+            steps = [p[0] for p in points]
+            color = f"C{index % 10}"
+            style = "--" if series == "during training" else "-"
+            line_label = label if len(all_series) == 1 else f"{label} ({series})"
+            ax.plot(steps, [100 * p[1] for p in points], color=color, linestyle=style, marker="o", label=line_label)
+            if any(p[2] is not None for p in points):
+                lo = [100 * p[2][0] if p[2] is not None else nan for p in points]
+                hi = [100 * p[2][1] if p[2] is not None else nan for p in points]
+                ax.fill_between(steps, lo, hi, color=color, alpha=0.12, linewidth=0)
+            drawn = True
+    if not drawn:
+        return None
+    title = f"{DISPLAY_NAMES.get(name, name)}: pass@1 over training"
+    return _finish(figure, ax, title, "pass@1 (%)", path)
+
+
+def _file_stem(name: str) -> str:
+    return re.sub(r"[^\w.\-]+", "_", name)
+
+
+def plot_comparison(runs: Sequence[Run], labels: Sequence[str], out_dir: Path) -> list[Path]:
+    """Every figure some run has data for, into `out_dir`; returns the PNG paths written (see module docstring)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for stem, key, ylabel in TRAINING_FIGURES:
+        path = _plot_metric(runs, labels, key, ylabel, out_dir / f"{stem}.png")
+        if path is not None:
+            written.append(path)
+    names = {name for run in runs for name in run.eval_curves}
+    ordered = [n for n in DISPLAY_NAMES if n in names] + sorted(names - set(DISPLAY_NAMES) - {"average"})
+    for name in ordered + (["average"] if "average" in names else []):
+        path = _plot_benchmark(runs, labels, name, out_dir / f"eval_{_file_stem(name)}.png")
+        if path is not None:
+            written.append(path)
+    return written
