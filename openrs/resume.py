@@ -11,10 +11,20 @@ from openrs.errors import ConfigError
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
+def checkpoint_dirs(parent: Path, containing: str | None = None) -> list[tuple[int, Path]]:
+    """(N, path) of every `checkpoint-N` folder in `parent` (with the file `containing`, if given), by N."""
+    found = []
+    for path in Path(parent).glob("checkpoint-*"):
+        match = CHECKPOINT.match(path.name)
+        if match and path.is_dir() and (containing is None or (path / containing).is_file()):
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
     """The checkpoint-N folder with the highest N in a run dir, or None."""
-    found = [(int(m.group(1)), p) for p in Path(run_dir).glob("checkpoint-*") if (m := CHECKPOINT.match(p.name))]
-    return max(found)[1] if found else None
+    found = checkpoint_dirs(run_dir)
+    return found[-1][1] if found else None
 
 
 def unfinished_run(fresh_run_dir: Path, run_name: str) -> Path | None:

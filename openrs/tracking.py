@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import netrc
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+
+from openrs.jsonl import append_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line and flush, so a crash loses at most the line being written."""
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
 
 
 class MetricsFileCallback(TrainerCallback):

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from openrs import provenance, tiny_model
 from openrs.data.prepare import DataReport, prepare_dataset
 from openrs.evaluation.callback import BenchmarkEvalCallback
+from openrs.jsonl import read_jsonl
 from openrs.naming import run_tags
 from openrs.plan import build_plan, to_plain
 from openrs.rewards import get_reward
@@ -53,9 +54,7 @@ def resources_so_far(cfg: DictConfig, run_dir: Path, wall_time_s: float, resumed
     if resumed and (run_dir / "summary.json").exists():
         earlier = json.loads((run_dir / "summary.json").read_text()).get("resources") or {}
         wall_time_s += earlier.get("wall_time_s") or 0.0
-    metrics_file = run_dir / "metrics.jsonl"
-    metrics = [json.loads(line) for line in metrics_file.read_text().splitlines()] if metrics_file.exists() else []
-    return run_resources(cfg, wall_time_s, metrics, hardware()["gpus"])
+    return run_resources(cfg, wall_time_s, read_jsonl(run_dir / "metrics.jsonl"), hardware()["gpus"])
 
 
 def evaluate_final_model(cfg: DictConfig, run_dir: Path, final_model: Path) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from openrs.errors import ConfigError
+from openrs.jsonl import read_jsonl
+from openrs.resume import checkpoint_dirs
 
 __all__ = [
     "DURING_TRAINING",
@@ -32,7 +34,6 @@ __all__ = [
 WANDB_PREFIX = "wandb:"
 DURING_TRAINING = "during_training"
 NOT_PRESETS = frozenset({"validation", DURING_TRAINING})  # eval/<name> dirs that are not a test preset
-_CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 _BENCHMARK_KEY = re.compile(r"benchmarks/(.+)/pass@1")
 
 Series = dict[int, float]  # step -> value
@@ -155,12 +156,7 @@ def is_run_dir(path: Path) -> bool:
 
 
 def _checkpoints(preset_dir: Path) -> list[tuple[int, Path]]:
-    found = []
-    for path in preset_dir.glob("checkpoint-*/results.json"):
-        match = _CHECKPOINT.fullmatch(path.parent.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+    return [(step, path / "results.json") for step, path in checkpoint_dirs(preset_dir, containing="results.json")]
 
 
 def _newest_results(preset_dir: Path) -> tuple[str, Path] | None:
@@ -203,21 +199,6 @@ def _summary_eval(summary: dict[str, Any], preset: str | None) -> EvalResult | N
     return from_metrics("summary.json", block)
 
 
-def _read_metrics(path: Path) -> list[dict[str, Any]]:
-    """metrics.jsonl rows; a half-written or corrupt line is skipped."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
 def _read_overrides(run_dir: Path) -> list[str] | None:
     path = run_dir / ".hydra" / "overrides.yaml"
     if not path.is_file():
@@ -249,7 +230,7 @@ def load_run(run_dir: Path, eval_preset: str | None = None) -> Run:
     """
     run_dir = Path(run_dir)
     summary = _read_json(run_dir / "summary.json") if (run_dir / "summary.json").is_file() else {}
-    metrics = metric_series(_read_metrics(run_dir / "metrics.jsonl"))
+    metrics = metric_series(read_jsonl(run_dir / "metrics.jsonl"))
     run = Run(
         name=summary.get("run_name") or run_dir.name,
         source=str(run_dir),

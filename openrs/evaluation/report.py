@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
 from openrs.errors import ConfigError
+from openrs.jsonl import read_jsonl
+from openrs.resume import checkpoint_dirs
 
 PAPER_SOURCE = "Open-RS, arXiv 2503.16219, Table 2"
 PAPER_PROTOCOL = "lighteval, temperature 0.6, top_p 0.95, up to 32768 new tokens, 1 sample per problem, one run"
@@ -88,7 +89,6 @@ PAPER_TABLE2: dict[str, dict[str, float]] = {
 MISSING = "—"
 VALIDATION = "validation"
 TRAINING_KEYS: tuple[str, ...] = ("completions/mean_length", "completions/clipped_ratio")
-_CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)")
 
 
 # ---------------------------------------------------------------------------------------------------- table
@@ -237,12 +237,7 @@ def table2_markdown(rows: Sequence[tuple[str, dict]], include_paper: bool = True
 
 def _checkpoint_results(eval_dir: Path) -> list[tuple[int, Path]]:
     """(step, results.json) for every `checkpoint-<step>/results.json` under eval_dir, sorted by step."""
-    found = []
-    for path in eval_dir.glob("checkpoint-*/results.json"):
-        match = _CHECKPOINT_DIR.fullmatch(path.parent.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+    return [(step, path / "results.json") for step, path in checkpoint_dirs(eval_dir, containing="results.json")]
 
 
 def _average(results: dict[str, Any]) -> float | None:
@@ -279,16 +274,9 @@ def training_curves(run_dir: Path) -> list[dict[str, Any]]:
     Lines without a mean length (the final train summary) and a half-written last line are skipped; a step
     logged twice (a resumed run) keeps its last record.
     """
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return []
     by_step: dict[int, dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(record, dict) or record.get(TRAINING_KEYS[0]) is None or "step" not in record:
+    for record in read_jsonl(Path(run_dir) / "metrics.jsonl"):
+        if record.get(TRAINING_KEYS[0]) is None or "step" not in record:
             continue
         by_step[int(record["step"])] = {"step": int(record["step"])} | {
             key: record[key] for key in TRAINING_KEYS if record.get(key) is not None

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +32,17 @@ from openrs.evaluation.scoring import read_completions_file, score_records
 from openrs.evaluation.stats import paired_comparison
 from openrs.evaluation.tasks import Item, load_items, load_validation_items
 from openrs.plan import to_plain
+from openrs.resume import checkpoint_dirs
 from openrs.tiny_model import resolve_model_path
 
 __all__ = ["evaluate", "evaluate_model", "find_checkpoints", "resolve_target"]
 
 log = logging.getLogger(__name__)
 
-_CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
-
 
 def find_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     """`checkpoint-N` dirs of a run, by step; `final_model/` counts as the run's last step when it exists."""
-    found = sorted((int(m.group(1)), p) for p in run_dir.iterdir() if p.is_dir() and (m := _CHECKPOINT.match(p.name)))
+    found = checkpoint_dirs(run_dir)
     final = run_dir / "final_model"
     if final.is_dir():
         summary = run_dir / "summary.json"
@@ -169,8 +168,8 @@ def evaluate_model(
     tokens_per_s = None
     if eval_cfg.completions_file:
         records = read_completions_file(Path(eval_cfg.completions_file).expanduser(), items)
-        counts = {(r["benchmark"], r["id"]) for r in records}
-        k = min(sum(1 for r in records if (r["benchmark"], r["id"]) == key) for key in counts) if counts else 0
+        counts = Counter((r["benchmark"], r["id"]) for r in records)
+        k = min(counts.values()) if counts else 0
         missing = [f"{i.benchmark}/{i.id}" for i in items if (i.benchmark, i.id) not in counts]
         if missing:
             raise ConfigError(
