@@ -296,3 +296,10 @@ def test_benchmarks_are_evaluated_during_training_and_after_it(tmp_path: Path) -
     assert summary["eval"]["benchmarks/arithmetic/pass@1"] == 0.0
     final = json.loads((run_dir / "eval" / "tiny" / "final" / "results.json").read_text())
     assert final["benchmarks"]["arithmetic"]["samples"] == 8 * 4
+
+
+def test_statistics_options_reach_the_results(tmp_path: Path, mini_file: Path) -> None:
+    cfg = eval_config(*mini_overrides(mini_file, "eval.ks=[2]", "eval.n_boot=200", "eval.confidence=0.9"))
+    results = evaluate_model(str(ensure_tiny_model()), cfg.eval, tmp_path / "out")
+    mini = results["benchmarks"]["mini"]
+    assert set(mini["pass@k"]) == {"2"} and mini["confidence"] == 0.9
