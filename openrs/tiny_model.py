@@ -30,7 +30,8 @@ from openrs.data.synthetic import make_arithmetic_dataset
 logger = logging.getLogger(__name__)
 
 TINY_MODEL_NAME = "openrs-tiny"
-BUILD_VERSION = 2
+# v3: 2 attention heads and 1 KV head (head_dim 32, the smallest vLLM's CPU attention takes); same weight shapes
+BUILD_VERSION = 3
 
 _STAMP_FILE = "openrs_tiny.json"
 _SEED = 1234
@@ -84,14 +85,6 @@ def default_cache_dir() -> Path:
 def is_tiny_model(name_or_path: str) -> bool:
     """Return True if ``name_or_path`` refers to the built-in tiny model (``"openrs-tiny"``)."""
     return isinstance(name_or_path, str) and name_or_path.strip() == TINY_MODEL_NAME
-
-
-def resolve_model_path(name_or_path: str, cache_dir: str | Path | None = None) -> str:
-    """A hub id or local dir, unchanged; ``"openrs-tiny"`` becomes the tiny model's directory (built offline on
-    first use under ``cache_dir``, default :func:`default_cache_dir`). Used by training and data curation alike."""
-    if is_tiny_model(name_or_path):
-        return str(ensure_tiny_model(cache_dir))
-    return name_or_path
 
 
 def ensure_tiny_model(cache_dir: str | Path | None = None) -> Path:
@@ -217,8 +210,8 @@ def _build(out_dir: Path) -> None:
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
         max_position_embeddings=_MODEL_MAX_LENGTH,
         tie_word_embeddings=True,
         bos_token_id=pad_id,

@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from openrs import provenance, tiny_model
+from openrs import provenance
 from openrs.data.prepare import DataReport, prepare_dataset
 from openrs.evaluation.callback import BenchmarkEvalCallback
 from openrs.jsonl import read_jsonl
@@ -34,8 +34,11 @@ def is_main_process() -> bool:
 
 
 def resolve_model_path(cfg: DictConfig) -> str:
-    """A hub id or local dir; the tiny model is built offline on first use."""
-    return tiny_model.resolve_model_path(cfg.model.name_or_path, cfg.cache_dir)
+    """The model's local directory: the tiny model (built offline on first use), a local dir, or the hub snapshot
+    of `model.revision` (so the policy, the reference and vLLM all load the same weights)."""
+    from openrs.models import resolve_model_path as resolve
+
+    return resolve(cfg.model.name_or_path, cfg.cache_dir, cfg.model.revision)
 
 
 def resolve_attention(requested: str) -> str:
@@ -55,16 +58,6 @@ def resources_so_far(cfg: DictConfig, run_dir: Path, wall_time_s: float, resumed
         earlier = json.loads((run_dir / "summary.json").read_text()).get("resources") or {}
         wall_time_s += earlier.get("wall_time_s") or 0.0
     return run_resources(cfg, wall_time_s, read_jsonl(run_dir / "metrics.jsonl"), hardware()["gpus"])
-
-
-def evaluate_final_model(cfg: DictConfig, run_dir: Path, final_model: Path) -> dict[str, Any]:
-    """`eval.after_train`: the final model on the eval preset, into `<run>/eval/<preset>/final/`."""
-    from openrs.evaluation.callback import results_metrics
-    from openrs.evaluation.runner import evaluate_model
-
-    out_dir = run_dir / "eval" / cfg.eval.name / "final"
-    results = evaluate_model(str(final_model), cfg.eval, out_dir, label="final")
-    return {"dir": str(out_dir), **results_metrics(results)}
 
 
 def build_rewards(cfg: DictConfig) -> list[Any]:
@@ -161,8 +154,6 @@ def train(
         if main:
             tokenizer.save_pretrained(str(final_model))
         summary.update(status="completed", final_model=str(final_model))
-        if cfg.eval.after_train and main:
-            summary["eval"] = evaluate_final_model(cfg, run_dir, final_model)
     except KeyboardInterrupt:
         summary.update(status="interrupted")
         raise
@@ -173,6 +164,7 @@ def train(
         summary.update(
             wall_time_s=round(time.time() - started, 2),
             steps=trainer.state.global_step if trainer is not None else 0,
+            processes=trainer.accelerator.num_processes if trainer is not None else None,
             max_steps=cfg.train.max_steps,
             final_metrics={k: json_safe(v) for k, v in metrics_callback.last.items()},
             data=report.as_dict(),

@@ -100,7 +100,7 @@ def test_gpu_requirements_name_each_offending_key() -> None:
     cfg = compose_config("+experiment=exp3")
     with pytest.raises(ConfigError) as info:
         check_machine(cfg, cuda_available=False)
-    for key in ("rollout.backend=vllm", "model.dtype=bfloat16", "launcher=accelerate"):
+    for key in ("rollout=vllm_server", "model.dtype=bfloat16", "launcher=accelerate"):
         assert key in str(info.value)
     check_machine(cfg, cuda_available=True)  # a GPU machine passes
 

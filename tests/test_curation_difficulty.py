@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import inspect
 import math
 
@@ -323,15 +322,10 @@ def test_vllm_prompts_are_token_ids_without_added_special_tokens() -> None:
 
 
 def pretend_vllm(monkeypatch: pytest.MonkeyPatch, installed: bool) -> None:
-    """Make ``importlib.util.find_spec("vllm")`` say whether vLLM is installed, whatever this machine has."""
-    real_find_spec = importlib.util.find_spec
+    """Make the installed-vLLM lookup say whether vLLM's CUDA build is installed, whatever this machine has."""
+    import openrs.vllm_support
 
-    def find_spec(name, *args):
-        if name == "vllm":
-            return object() if installed else None
-        return real_find_spec(name, *args)
-
-    monkeypatch.setattr(generation.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(openrs.vllm_support, "installed_vllm", lambda: ("vllm", "0.30.0") if installed else None)
 
 
 def test_vllm_missing_is_a_clear_error_before_any_model_load(monkeypatch: pytest.MonkeyPatch, no_model) -> None:

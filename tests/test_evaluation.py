@@ -19,7 +19,7 @@ from openrs.evaluation.engine import sample_seeds
 from openrs.evaluation.runner import evaluate, evaluate_model, find_checkpoints, shard_commands
 from openrs.evaluation.samples import SampleStore
 from openrs.evaluation.tasks import load_items, scheme_for
-from openrs.tiny_model import ensure_tiny_model
+from openrs.tiny_model import BUILD_VERSION, ensure_tiny_model
 from tests.conftest import REPO
 
 
@@ -161,7 +161,7 @@ def test_tiny_model_end_to_end_through_the_command(tmp_path: Path, mini_file: Pa
     mini = results["benchmarks"]["mini"]
     assert (mini["n_problems"], mini["k"], mini["samples"]) == (3, 4, 12)
     assert set(mini["pass@k"]) == {"1", "2", "4"} and "maj@k" in mini and len(mini["ci"]) == 2
-    assert results["model"]["name_or_path"].endswith("tiny-qwen2-v2") and results["wall_time_s"] > 0
+    assert results["model"]["name_or_path"].endswith(f"tiny-qwen2-v{BUILD_VERSION}") and results["wall_time_s"] > 0
     assert results["tokens_per_s"] > 0 and results["engine"]["transformers"]
     assert "| mini |" in (out / "table.md").read_text().splitlines()[0] + " |"
 

@@ -1,7 +1,13 @@
-"""Launcher command construction for the multi-GPU layouts (pure functions; the GPUs themselves cannot exist here)."""
+"""The launcher's side of the GPU layouts: GPU ids, argv, server health and the path a rank takes.
+
+Argument translation is checked here; the layouts themselves run for real on CPU in test_multiprocess.py and (with
+vLLM's CPU build) test_vllm_cpu.py. Where a test needs CUDA GPUs it says so and fakes only their count.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import threading
@@ -11,21 +17,42 @@ from pathlib import Path
 import pytest
 
 from openrs.errors import ConfigError
-from openrs.launch import accelerate_argv, gpu_split, launch_distributed, vllm_server_argv, wait_for_server
+from openrs.launch import (
+    Machine,
+    accelerate_argv,
+    gpu_split,
+    machine_layout,
+    rank_overrides,
+    vllm_server_argv,
+    wait_for_server,
+)
 from tests.conftest import compose_config
 
 
 def test_paper_layout_is_three_trainers_and_one_generator() -> None:
-    assert gpu_split(compose_config("+experiment=exp3")) == ([0, 1, 2], [3])
-    assert gpu_split(compose_config("+experiment=exp3", "rollout=vllm_colocate")) == ([0, 1, 2], [])
+    visible = ["0", "1", "2", "3"]
+    assert gpu_split(compose_config("+experiment=exp3"), visible) == (["0", "1", "2"], ["3"])
+    assert gpu_split(compose_config("+experiment=exp3", "rollout=vllm_colocate"), visible) == (["0", "1", "2"], [])
+
+
+def test_gpu_ids_index_into_the_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that assigned this job GPUs 4-7: training on 4,5,6 and the server on 7, not on 0-3."""
+    from openrs.launch import visible_gpu_ids
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    visible = visible_gpu_ids(4)
+    assert gpu_split(compose_config("+experiment=exp3"), visible) == (["4", "5", "6"], ["7"])
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert visible_gpu_ids(2) == ["0", "1"]
 
 
 def test_accelerate_argv_relaunches_openrs_with_the_same_overrides(tmp_path: Path) -> None:
     cfg = compose_config("+experiment=exp3", "train.seed=3")
-    argv = accelerate_argv(cfg, ["+experiment=exp3", "train.seed=3", "hydra.run.dir=elsewhere"], tmp_path)
+    argv = accelerate_argv(cfg, ["+experiment=exp3", "train.seed=3", "resume=auto"], tmp_path)
     assert argv[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
-    assert argv[argv.index("--config_file") + 1].endswith("openrs/accelerate_configs/zero2.yaml")
-    assert argv[argv.index("--num_processes") + 1] == "3"
+    pairs = dict(zip(argv[3 : argv.index("-m", 3) : 2], argv[4 : argv.index("-m", 3) : 2], strict=True))
+    assert pairs["--config_file"].endswith("openrs/accelerate_configs/zero2.yaml")
+    assert (pairs["--num_processes"], pairs["--num_machines"], pairs["--machine_rank"]) == ("3", "1", "0")
     assert argv[argv.index("-m", 3) :] == [
         "-m",
         "openrs",
@@ -33,40 +60,122 @@ def test_accelerate_argv_relaunches_openrs_with_the_same_overrides(tmp_path: Pat
         "train.seed=3",
         f"hydra.run.dir={tmp_path}",
         "resume=False",
+        "hydra.output_subdir=null",  # the ranks write no Hydra record of their own
     ]
-    assert accelerate_argv(cfg, [], tmp_path, resuming=True)[-1] == f"resume={tmp_path}"
+    assert f"resume={tmp_path}" in accelerate_argv(cfg, [], tmp_path, resuming=True)
+
+
+def test_cpu_processes_use_ddp_over_gloo_instead_of_deepspeed(tmp_path: Path) -> None:
+    cfg = compose_config("launcher=accelerate", "launcher.num_processes=2", "train.device=cpu")
+    argv = accelerate_argv(cfg, [], tmp_path)
+    assert argv[argv.index("--config_file") + 1].endswith("accelerate_configs/ddp.yaml")
+    # a user's own default accelerate config never applies: null means the shipped ddp config
+    gpu = compose_config("launcher=accelerate", "launcher.accelerate_config=null")
+    assert accelerate_argv(gpu, [], tmp_path)[4].endswith("accelerate_configs/ddp.yaml")
+
+
+def test_zero3_saves_whole_16bit_models() -> None:
+    import yaml
+
+    from openrs.plan import accelerate_config_path
+
+    zero3 = yaml.safe_load(accelerate_config_path("zero3").read_text())
+    assert zero3["deepspeed_config"]["zero3_save_16bit_model"] is True
 
 
 def test_vllm_server_argv_carries_the_rollout_settings() -> None:
-    argv = vllm_server_argv(compose_config("+experiment=exp3"))
-    assert argv[:2] == ["trl", "vllm-serve"]
-    pairs = dict(zip(argv[2::2], argv[3::2], strict=True))
-    assert pairs["--model"] == "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
-    assert pairs["--gpu_memory_utilization"] == "0.7"
-    assert pairs["--max_model_len"] == "4096"
-    assert pairs["--enforce_eager"] == "true"
+    argv = vllm_server_argv(compose_config("+experiment=exp3"), "/models/r1-distill@abc")
+    assert argv[argv.index("serve") + 1] == "/models/r1-distill@abc"  # the resolved revision: nothing to download
+    pairs = dict(zip(argv, argv[1:], strict=False))
+    assert pairs["--gpu-memory-utilization"] == "0.7"
+    assert pairs["--max-model-len"] == "4096"
     assert pairs["--port"] == "8000"
     assert pairs["--dtype"] == "bfloat16"
+    assert pairs["--data-parallel-size"] == "1"  # TRL 1.16: data parallelism errors for dense models
+    assert "--enforce-eager" in argv
+    assert '{"backend": "nccl"}' in argv  # TRL's own flags for its weight transfer
 
 
-def test_too_few_gpus_is_refused_before_anything_starts(tmp_path: Path) -> None:
-    cfg = compose_config("+experiment=exp3")
+def test_server_gpus_must_form_one_tensor_parallel_group() -> None:
+    from openrs.checks import check_config
+
+    with pytest.raises(ConfigError, match="rollout.server_gpus=2 with rollout.tensor_parallel_size=1"):
+        check_config(compose_config("+experiment=exp3", "rollout.server_gpus=2"))
+    check_config(compose_config("+experiment=exp3", "rollout.server_gpus=2", "rollout.tensor_parallel_size=2"))
+
+
+def test_too_few_gpus_is_refused_before_anything_starts() -> None:
+    from openrs.checks import check_machine
+
+    # GPU counts are parameters: this machine has none
     with pytest.raises(ConfigError, match="needs 4 GPUs"):
-        launch_distributed(cfg, [], tmp_path, gpu_count=2, resuming=False)
+        check_machine(compose_config("+experiment=exp3"), cuda_available=True, gpu_count=2)
+    check_machine(compose_config("+experiment=exp3"), cuda_available=True, gpu_count=4)
+
+
+def test_server_mode_is_refused_on_cpu_with_the_reason() -> None:
+    from openrs.checks import check_machine
+
+    with pytest.raises(ConfigError, match="NCCL"):
+        check_machine(compose_config("rollout=vllm_server", "train.device=cpu"), cuda_available=False)
+
+
+def test_rank_overrides_replace_the_launchers_own(tmp_path: Path) -> None:
+    given = ["train.seed=1", "resume=true", "hydra.output_subdir=x"]
+    assert rank_overrides(given, tmp_path, resuming=False) == [
+        "train.seed=1",
+        f"hydra.run.dir={tmp_path}",
+        "resume=False",
+        "hydra.output_subdir=null",
+    ]
+
+
+def test_machine_layout_from_slurm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slurm's variables (a real cluster cannot exist here): rank from SLURM_NODEID, address of the first host."""
+    cfg = compose_config("launcher=accelerate", "launcher.num_processes=16", "launcher.num_machines=2")
+    monkeypatch.setenv("SLURM_JOB_NUM_NODES", "2")
+    monkeypatch.setenv("SLURM_NODEID", "1")
+    monkeypatch.setenv("SLURM_JOB_NODELIST", "gpu[07-08]")
+    assert machine_layout(cfg) == Machine(rank=1, count=2, main_address="gpu07")
+    for name in ("SLURM_JOB_NUM_NODES", "SLURM_NODEID", "SLURM_JOB_NODELIST"):
+        monkeypatch.delenv(name)
+    with pytest.raises(ConfigError, match="launcher.machine_rank and launcher.main_process_ip"):
+        machine_layout(cfg)
+    explicit = compose_config(
+        "launcher=accelerate", "launcher.num_processes=2", "launcher.num_machines=2", "launcher.machine_rank=1",
+        "launcher.main_process_ip=10.0.0.1",
+    )  # fmt: skip
+    assert machine_layout(explicit) == Machine(rank=1, count=2, main_address="10.0.0.1")
+
+
+def test_processes_must_split_evenly_over_machines() -> None:
+    from openrs.checks import check_config
+
+    with pytest.raises(ConfigError, match="multiple of launcher.num_machines"):
+        check_config(compose_config("launcher=accelerate", "launcher.num_processes=3", "launcher.num_machines=2"))
 
 
 class Health(BaseHTTPRequestHandler):
+    """vLLM's health route is `/health`; `/health/` is only a redirect there."""
+
     def do_GET(self):  # noqa: N802 (http.server API)
-        self.send_response(200 if self.path == "/health/" else 404)
+        self.send_response(200 if self.path == "/health" else 307 if self.path == "/health/" else 404)
+        if self.path == "/health/":
+            self.send_header("Location", "/elsewhere")
         self.end_headers()
 
     def log_message(self, *args):
         pass
 
 
-def test_wait_for_server_returns_once_healthy() -> None:
+def serve_health() -> HTTPServer:
     server = HTTPServer(("127.0.0.1", 0), Health)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_wait_for_server_returns_once_healthy() -> None:
+    server = serve_health()
     idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         wait_for_server("127.0.0.1", server.server_address[1], timeout_s=10, process=idle)
@@ -75,8 +184,100 @@ def test_wait_for_server_returns_once_healthy() -> None:
         server.shutdown()
 
 
+def test_wait_for_server_gives_up_after_its_timeout() -> None:
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here
+    try:
+        with pytest.raises(TimeoutError, match="did not answer .* within 2s"):
+            wait_for_server("127.0.0.1", port, timeout_s=2, process=idle)
+    finally:
+        idle.kill()
+
+
 def test_wait_for_server_reports_a_dead_server() -> None:
     dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     dead.wait()
     with pytest.raises(RuntimeError, match="exited with code 3"):
         wait_for_server("127.0.0.1", 9, timeout_s=10, process=dead)
+
+
+HEALTH_SERVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404); self.end_headers()
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_exp3_on_four_gpus_starts_in_the_launcher_and_in_every_rank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paper's command on a simulated 4-GPU node (CUDA's device count is faked: no GPU can exist here).
+
+    The launcher starts a stand-in server (a real process answering /health on the rollout port) and the training
+    command, which is captured instead of run; then that command's environment is given to `run()` as a rank sees
+    it (3 GPUs, LOCAL_RANK set), which must reach training instead of re-checking for 4 GPUs."""
+    import torch
+
+    import openrs.launch as launch_module
+    import openrs.run as run_module
+
+    port = free_port()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(launch_module, "vllm_server_argv", lambda cfg, path: [sys.executable, "-c", HEALTH_SERVER,
+                                                                               str(port)])  # fmt: skip
+    started: list[tuple[list[str], dict[str, str]]] = []
+    real_popen = subprocess.Popen
+
+    class Trainers:  # the accelerate launch of 3 CUDA ranks
+        def __init__(self, argv, env, **kwargs):
+            started.append((argv, env))
+            self.returncode = 0
+
+        def wait(self, timeout=None):
+            return 0
+
+        def poll(self):
+            return 0
+
+    def popen(argv, **kwargs):
+        is_server = argv[:2] == [sys.executable, "-c"]
+        return real_popen(argv, **kwargs) if is_server else Trainers(argv, **kwargs)
+
+    monkeypatch.setattr(launch_module.subprocess, "Popen", popen)
+    overrides = ["+experiment=exp3", "model.name_or_path=openrs-tiny", f"rollout.server_port={port}", "logger=none"]
+    cfg = compose_config(*overrides)
+    run_dir = tmp_path / "run"
+    assert run_module.run(cfg, run_dir, overrides) == 0
+    ((argv, env),) = started
+    assert env["CUDA_VISIBLE_DEVICES"] == "0,1,2" and env["OPENRS_LAUNCHED"] == "1"
+    server_log = (run_dir / "vllm_server.log").read_text()
+    assert "Traceback" not in server_log
+
+    # the rank: the captured command and environment, with the variables accelerate adds
+    rank_args = argv[argv.index("openrs") + 1 :]
+    for name, value in {**env, "LOCAL_RANK": "0", "RANK": "0", "WORLD_SIZE": "3"}.items():
+        if name in ("CUDA_VISIBLE_DEVICES", "OPENRS_LAUNCHED", "LOCAL_RANK", "RANK", "WORLD_SIZE"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    reached = []
+    monkeypatch.setattr(run_module, "train_here", lambda cfg, d, name, ckpt: reached.append((d, ckpt)) or {
+        "status": "completed"})  # fmt: skip
+    hydra_args = [a for a in rank_args if a.startswith("hydra.")]
+    rank_cfg = compose_config(*[a for a in rank_args if a not in hydra_args])
+    assert f"hydra.run.dir={run_dir}" in hydra_args
+    assert run_module.run(rank_cfg, run_dir, rank_args) == 0
+    assert reached == [(run_dir, None)]
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1,2"

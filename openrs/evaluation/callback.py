@@ -33,6 +33,19 @@ def results_metrics(results: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
+def colocated_engine(trainer: Any) -> Any:
+    """TRL's colocated `vllm.LLM` (TRL 1.16 keeps it at `trainer.vllm_generation.llm`), or None (hf rollout, or a
+    vLLM server, whose weights this process cannot generate with)."""
+    generation = getattr(trainer, "vllm_generation", None)
+    return getattr(generation, "llm", None) if getattr(generation, "mode", None) == "colocate" else None
+
+
+def zero_stage(accelerator: Any) -> int | None:
+    """The DeepSpeed ZeRO stage the accelerator runs (from the accelerate config or TrainingArguments), or None."""
+    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
+    return int(plugin.zero_stage) if plugin is not None else None
+
+
 class BenchmarkEvalCallback(TrainerCallback):
     """Evaluate `eval.during_training` at every checkpoint save (see the module docstring)."""
 
@@ -49,15 +62,16 @@ class BenchmarkEvalCallback(TrainerCallback):
         from openrs.generation import HFGenerator, VLLMGenerator
 
         trainer = self.trainer
-        if getattr(trainer, "llm", None) is not None:
-            return VLLMGenerator.from_llm(trainer.llm, trainer.processing_class)
+        engine = colocated_engine(trainer)
+        if engine is not None:
+            return VLLMGenerator.from_llm(engine, trainer.processing_class)
         model = trainer.accelerator.unwrap_model(trainer.model)
         return HFGenerator.from_model(model, trainer.processing_class, batch_size=self.eval_cfg.batch_size)
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.trainer is None or not state.is_world_process_zero:
             return
-        if getattr(self.trainer, "is_deepspeed_enabled", False) and "zero3" in str(args.deepspeed or ""):
+        if zero_stage(self.trainer.accelerator) == 3:
             log.warning("in-training evaluation is skipped under DeepSpeed ZeRO-3 (the policy is sharded)")
             return
         from openrs.evaluation.runner import evaluate_model

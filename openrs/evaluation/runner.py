@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +33,9 @@ from openrs.evaluation.samples import SampleStore
 from openrs.evaluation.scoring import read_completions_file, score_records
 from openrs.evaluation.stats import paired_comparison
 from openrs.evaluation.tasks import Item, load_items, load_validation_items
+from openrs.models import resolve_model_path
 from openrs.plan import to_plain
 from openrs.resume import checkpoint_dirs
-from openrs.tiny_model import resolve_model_path
 
 __all__ = ["evaluate", "evaluate_model", "find_checkpoints", "resolve_target"]
 
@@ -56,7 +58,7 @@ def find_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
 def resolve_target(target: str | None, model_cfg: DictConfig, cache_dir: str | None) -> tuple[str, str]:
     """(kind, path): `run` (a training run dir), `adapter` (a LoRA adapter dir) or `model` (a dir, hub id, tiny)."""
     if target is None:
-        return "model", resolve_model_path(model_cfg.name_or_path, cache_dir)
+        return "model", resolve_model_path(model_cfg.name_or_path, cache_dir, model_cfg.revision)
     path = Path(target).expanduser()
     if not path.exists():
         raise ConfigError(f"target={target} does not exist: give a run dir, a checkpoint/model dir or an adapter dir.")
@@ -77,12 +79,25 @@ def merge_adapter(adapter_dir: str, out_dir: Path) -> str:
     from peft import PeftConfig, PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    base = PeftConfig.from_pretrained(adapter_dir).base_model_name_or_path
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(resolve_model_path(base)), adapter_dir)
+    adapter = PeftConfig.from_pretrained(adapter_dir)
+    base = resolve_model_path(adapter.base_model_name_or_path, revision=adapter.revision)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), adapter_dir)
     model.merge_and_unload().save_pretrained(out_dir)
     tokenizer_source = adapter_dir if (Path(adapter_dir) / "tokenizer_config.json").exists() else base
-    AutoTokenizer.from_pretrained(resolve_model_path(tokenizer_source)).save_pretrained(out_dir)
+    AutoTokenizer.from_pretrained(tokenizer_source).save_pretrained(out_dir)
+    log.info("merged the LoRA adapter %s into its base %s", adapter_dir, base)
     return str(out_dir)
+
+
+@contextmanager
+def loadable_model(path: str) -> Iterator[str]:
+    """A model dir every engine can load: the dir itself, or a LoRA adapter (a LoRA run's checkpoints and final
+    model) merged into its base in a temporary dir for the duration."""
+    if not (Path(path) / "adapter_config.json").exists():
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="openrs-merged-") as merged:
+        yield merge_adapter(path, Path(merged))
 
 
 def _engine_versions() -> dict[str, Any]:
@@ -182,10 +197,16 @@ def evaluate_model(
         if eval_cfg.data_parallel_size > 1 and generator is None:
             _run_shards(str(model_path), eval_cfg, out_dir, items)
             store = SampleStore(out_dir / "samples.jsonl")
-        else:
-            generator = generator or _load_generator(str(model_path), eval_cfg)
+        elif generator is not None:  # the caller's (in-training evaluation): it stays open
             generate_samples(items, eval_cfg, generator, store, max_new_tokens=max_new_tokens)
             tokens_per_s = generator.stats.tokens_per_s
+        else:
+            owned = _load_generator(str(model_path), eval_cfg)
+            try:
+                generate_samples(items, eval_cfg, owned, store, max_new_tokens=max_new_tokens)
+                tokens_per_s = owned.stats.tokens_per_s
+            finally:
+                owned.close()  # an evaluation of many checkpoints holds one engine at a time
     results = summarize(store.records(), items, eval_cfg, k=k)
     results.update(
         model={"name_or_path": model_path, "label": label, **(model_info or {})},
@@ -219,11 +240,15 @@ def evaluate_run(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     rows = []
     for step, checkpoint in find_checkpoints(run_dir):
         name = f"checkpoint-{step}"
-        results = evaluate_model(str(checkpoint), eval_cfg, run_dir / "eval" / eval_cfg.name / name, items, label=name)
-        results["model"]["step"] = step
-        rows.append((name, results))
-        if validation is not None:
-            evaluate_model(str(checkpoint), eval_cfg, run_dir / "eval" / "validation" / name, validation, label=name)
+        with loadable_model(str(checkpoint)) as model_path:
+            info = {"checkpoint": str(checkpoint)}
+            out_dir = run_dir / "eval" / eval_cfg.name / name
+            results = evaluate_model(model_path, eval_cfg, out_dir, items, label=name, model_info=info)
+            results["model"]["step"] = step
+            rows.append((name, results))
+            if validation is not None:
+                out_dir = run_dir / "eval" / "validation" / name
+                evaluate_model(model_path, eval_cfg, out_dir, validation, label=name, model_info=info)
     paths = write_report(run_dir / "eval" / eval_cfg.name, rows, run_dir=run_dir, eval_name=eval_cfg.name)
     best = best_checkpoint(run_dir) if validation is not None else None
     if best:
@@ -274,8 +299,7 @@ def evaluate(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
         outcome = evaluate_run(Path(path), cfg)
         rows = [(r["model"].get("step"), r["model"]["label"], r) for r in outcome.pop("results")]
     else:
-        with tempfile.TemporaryDirectory(prefix="openrs-merged-") as merged:
-            model_path = merge_adapter(path, Path(merged)) if kind == "adapter" else path
+        with loadable_model(path) as model_path:
             info = {"revision": cfg.model.revision} if cfg.target is None else {"target": cfg.target, "kind": kind}
             label = cfg.target or cfg.model.name_or_path
             outcome = evaluate_model(model_path, cfg.eval, output_dir, label=label, model_info=info)
