@@ -209,7 +209,7 @@ class RolloutConfig:
     backend: RolloutBackend = RolloutBackend.hf
     vllm_mode: VllmMode = VllmMode.colocate
     gpu_memory_utilization: float = 0.7
-    enforce_eager: bool = True  # the recipe's vllm_enforce_eager (server flag; colocate ignores it)
+    enforce_eager: bool = True  # the recipe's vllm_enforce_eager: no CUDA graphs (server and colocate; always on CPU)
     tensor_parallel_size: int = 1
     server_host: str = "0.0.0.0"
     server_port: int = 8000

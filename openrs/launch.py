@@ -216,7 +216,12 @@ def wait_for_server(host: str, port: int, timeout_s: float, process: subprocess.
 
 def start_vllm_server(cfg: DictConfig, model_path: str, gpu_ids: list[str], log_path: Path) -> subprocess.Popen:
     """`trl vllm-serve`'s command in its own process group (vLLM starts engine processes of its own)."""
+    from openrs.vllm_colocate import DEFAULT_CPU_KV_CACHE_GIB
+    from openrs.vllm_support import vllm_device
+
     env = dict(os.environ, VLLM_SERVER_DEV_MODE="1")  # the weight-transfer endpoints TRL uses (as trl vllm-serve)
+    if vllm_device() == "cpu":
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", DEFAULT_CPU_KV_CACHE_GIB)
     if gpu_ids:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_ids)
     for variable in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", LAUNCHED_ENV, LAUNCHER_PID_ENV):

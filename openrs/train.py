@@ -80,6 +80,43 @@ def build_peft_config(cfg: DictConfig) -> Any:
     )
 
 
+def build_trainer(cfg: DictConfig, model_path: str, tokenizer: Any, data: Any, grpo_kwargs: dict, callbacks: list):
+    """TRL's GRPOTrainer; with `rollout=vllm_colocate`, its engine built with our dtype and eager mode, and on vLLM's
+    CPU build given a weight sync that works there (openrs.vllm_colocate)."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    def construct() -> Any:
+        return GRPOTrainer(
+            model=model_path,
+            reward_funcs=build_rewards(cfg),
+            args=GRPOConfig(**grpo_kwargs),
+            train_dataset=data.train,
+            eval_dataset=data.validation,
+            processing_class=tokenizer,
+            peft_config=build_peft_config(cfg),
+            callbacks=callbacks,
+        )
+
+    if grpo_kwargs.get("vllm_mode") != "colocate":
+        return construct()
+    from openrs.vllm_colocate import colocated_engine_settings, use_cpu_weight_sync
+    from openrs.vllm_support import vllm_device
+
+    on_cpu = vllm_device() == "cpu"
+    with colocated_engine_settings(to_plain(cfg.model.dtype), cfg.rollout.enforce_eager, on_cpu):
+        trainer = construct()
+    if on_cpu:
+        use_cpu_weight_sync(trainer)
+    return trainer
+
+
+def peak_gpu_memory_gib() -> float | None:
+    """The most GPU memory torch held at once in this process (None without CUDA)."""
+    import torch
+
+    return round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
 
@@ -94,7 +131,6 @@ def train(
 ) -> dict[str, Any]:
     """Run GRPO as configured, writing everything into `run_dir`. Returns the summary (also in summary.json)."""
     from transformers import AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
 
     run_dir.mkdir(parents=True, exist_ok=True)
     main = is_main_process()
@@ -111,6 +147,7 @@ def train(
     report = DataReport()
     try:
         model_path = resolve_model_path(cfg)
+        summary["model_path"] = model_path  # what every part of the run loads (model.revision's snapshot)
         tokenizer = AutoTokenizer.from_pretrained(model_path, revision=cfg.model.revision)
         data = prepare_dataset(cfg, tokenizer)
         report = data.report
@@ -133,16 +170,8 @@ def train(
                 wandb_run = init_wandb(cfg.logger, run_dir, run_name, group, config, tags)
         sampler = CompletionSamplerCallback(run_dir, cfg.logger.sample_completions_every)
         during = BenchmarkEvalCallback(cfg, run_dir) if cfg.eval.during_training.enabled else None
-        trainer = GRPOTrainer(
-            model=model_path,
-            reward_funcs=build_rewards(cfg),
-            args=GRPOConfig(**grpo_kwargs),
-            train_dataset=data.train,
-            eval_dataset=data.validation,
-            processing_class=tokenizer,
-            peft_config=build_peft_config(cfg),
-            callbacks=[metrics_callback, sampler, *([during] if during else []), *(extra_callbacks or [])],
-        )
+        callbacks = [metrics_callback, sampler, *([during] if during else []), *(extra_callbacks or [])]
+        trainer = build_trainer(cfg, model_path, tokenizer, data, grpo_kwargs, callbacks)
         sampler.trainer = trainer
         if during is not None:
             during.trainer = trainer
@@ -165,6 +194,7 @@ def train(
             wall_time_s=round(time.time() - started, 2),
             steps=trainer.state.global_step if trainer is not None else 0,
             processes=trainer.accelerator.num_processes if trainer is not None else None,
+            peak_gpu_memory_gib=peak_gpu_memory_gib(),
             max_steps=cfg.train.max_steps,
             final_metrics={k: json_safe(v) for k, v in metrics_callback.last.items()},
             data=report.as_dict(),

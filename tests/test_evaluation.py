@@ -303,3 +303,51 @@ def test_statistics_options_reach_the_results(tmp_path: Path, mini_file: Path) -
     results = evaluate_model(str(ensure_tiny_model()), cfg.eval, tmp_path / "out")
     mini = results["benchmarks"]["mini"]
     assert set(mini["pass@k"]) == {"2"} and mini["confidence"] == 0.9
+
+
+def test_a_lora_runs_checkpoints_are_merged_before_any_engine_loads_them(
+    tmp_path: Path, mini_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A LoRA run saves adapters in checkpoint-N/ and final_model/: the engine (vLLM included) must get full models."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    import openrs.evaluation.runner as runner
+
+    run = tmp_path / "lora_run"
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(ensure_tiny_model()), LoraConfig(r=4))
+    for step in (1, 2):
+        model.save_pretrained(run / f"checkpoint-{step}")
+    loaded = []
+    real_load = runner._load_generator
+
+    def recording_load(model_path, eval_cfg):  # what each engine is given, as it was then
+        files = {p.name for p in Path(model_path).iterdir()}
+        loaded.append(("config.json" in files, "adapter_config.json" in files))
+        return real_load(model_path, eval_cfg)
+
+    monkeypatch.setattr(runner, "_load_generator", recording_load)
+    outcome = evaluate(eval_config(f"target={run}", *mini_overrides(mini_file)), tmp_path / "out")
+    assert outcome["checkpoints"] == ["checkpoint-1", "checkpoint-2"]
+    assert loaded == [(True, False), (True, False)]  # merged models, never the bare adapters
+    results = json.loads((run / "eval" / "tiny" / "checkpoint-2" / "results.json").read_text())
+    assert results["model"]["lora_merged"] is True and results["model"]["checkpoint"] == str(run / "checkpoint-2")
+
+
+def test_the_in_training_evaluator_finds_trls_colocated_engine_and_zero3() -> None:
+    """TRL 1.16 keeps the colocated engine at trainer.vllm_generation.llm; ZeRO-3 comes from the accelerator's
+    DeepSpeed plugin whether the accelerate config or TrainingArguments set it (a DeepSpeed run cannot exist here:
+    the accelerator is a stand-in holding accelerate's real plugin)."""
+    from types import SimpleNamespace
+
+    from accelerate.utils import DeepSpeedPlugin
+
+    from openrs.evaluation.callback import colocated_engine, zero_stage
+
+    engine = object()
+    assert colocated_engine(SimpleNamespace(vllm_generation=SimpleNamespace(mode="colocate", llm=engine))) is engine
+    assert colocated_engine(SimpleNamespace(vllm_generation=SimpleNamespace(mode="server", vllm_client=1))) is None
+    assert colocated_engine(SimpleNamespace()) is None  # hf rollout
+    sharded = SimpleNamespace(state=SimpleNamespace(deepspeed_plugin=DeepSpeedPlugin(zero_stage=3)))
+    assert zero_stage(sharded) == 3
+    assert zero_stage(SimpleNamespace(state=SimpleNamespace(deepspeed_plugin=None))) is None

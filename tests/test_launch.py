@@ -6,7 +6,6 @@ vLLM's CPU build) test_vllm_cpu.py. Where a test needs CUDA GPUs it says so and 
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -219,14 +218,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_exp3_on_four_gpus_starts_in_the_launcher_and_in_every_rank(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The paper's command on a simulated 4-GPU node (CUDA's device count is faked: no GPU can exist here).
-
-    The launcher starts a stand-in server (a real process answering /health on the rollout port) and the training
-    command, which is captured instead of run; then that command's environment is given to `run()` as a rank sees
-    it (3 GPUs, LOCAL_RANK set), which must reach training instead of re-checking for 4 GPUs."""
+def launch_on_fake_gpus(overrides: list[str], gpus: int, run_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run the launcher with `gpus` CUDA devices faked (none can exist here): a stand-in server (a real process
+    answering /health on the rollout port) is started for real, the training command is captured instead of run.
+    Returns the captured (argv, env) of the training command."""
     import torch
 
     import openrs.launch as launch_module
@@ -234,14 +229,14 @@ def test_exp3_on_four_gpus_starts_in_the_launcher_and_in_every_rank(
 
     port = free_port()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setattr(launch_module, "vllm_server_argv", lambda cfg, path: [sys.executable, "-c", HEALTH_SERVER,
                                                                                str(port)])  # fmt: skip
     started: list[tuple[list[str], dict[str, str]]] = []
     real_popen = subprocess.Popen
 
-    class Trainers:  # the accelerate launch of 3 CUDA ranks
+    class Trainers:  # the training processes, which would need CUDA
         def __init__(self, argv, env, **kwargs):
             started.append((argv, env))
             self.returncode = 0
@@ -257,16 +252,28 @@ def test_exp3_on_four_gpus_starts_in_the_launcher_and_in_every_rank(
         return real_popen(argv, **kwargs) if is_server else Trainers(argv, **kwargs)
 
     monkeypatch.setattr(launch_module.subprocess, "Popen", popen)
-    overrides = ["+experiment=exp3", "model.name_or_path=openrs-tiny", f"rollout.server_port={port}", "logger=none"]
-    cfg = compose_config(*overrides)
-    run_dir = tmp_path / "run"
-    assert run_module.run(cfg, run_dir, overrides) == 0
+    overrides = [*overrides, "model.name_or_path=openrs-tiny", f"rollout.server_port={port}", "logger=none"]
+    assert run_module.run(compose_config(*overrides), run_dir, overrides) == 0
+    assert "Traceback" not in (run_dir / "vllm_server.log").read_text()
     ((argv, env),) = started
-    assert env["CUDA_VISIBLE_DEVICES"] == "0,1,2" and env["OPENRS_LAUNCHED"] == "1"
-    server_log = (run_dir / "vllm_server.log").read_text()
-    assert "Traceback" not in server_log
+    return argv, env
 
-    # the rank: the captured command and environment, with the variables accelerate adds
+
+def test_exp3_on_four_gpus_starts_in_the_launcher_and_in_every_rank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paper's command on a simulated 4-GPU node: the launcher starts the server and 3 ranks; then the captured
+    rank command and environment are given to `run()` as a rank sees them (3 GPUs, LOCAL_RANK set), which must reach
+    training instead of re-checking for 4 GPUs (what made exp3 fail before)."""
+    import torch
+
+    import openrs.run as run_module
+
+    run_dir = tmp_path / "run"
+    argv, env = launch_on_fake_gpus(["+experiment=exp3"], 4, run_dir, monkeypatch)
+    assert env["CUDA_VISIBLE_DEVICES"] == "0,1,2" and env["OPENRS_LAUNCHED"] == "1"
+    assert argv[argv.index("--num_processes") + 1] == "3"
+
     rank_args = argv[argv.index("openrs") + 1 :]
     for name, value in {**env, "LOCAL_RANK": "0", "RANK": "0", "WORLD_SIZE": "3"}.items():
         if name in ("CUDA_VISIBLE_DEVICES", "OPENRS_LAUNCHED", "LOCAL_RANK", "RANK", "WORLD_SIZE"):
@@ -280,4 +287,11 @@ def test_exp3_on_four_gpus_starts_in_the_launcher_and_in_every_rank(
     assert f"hydra.run.dir={run_dir}" in hydra_args
     assert run_module.run(rank_cfg, run_dir, rank_args) == 0
     assert reached == [(run_dir, None)]
-    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1,2"
+
+
+def test_a_vllm_server_beside_one_local_training_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rollout=vllm_server launcher=local` on 2 GPUs: the server is started (it was not, before), and one training
+    process runs on the other GPU."""
+    argv, env = launch_on_fake_gpus(["rollout=vllm_server", "launcher=local"], 2, tmp_path / "run", monkeypatch)
+    assert argv[:3] == [sys.executable, "-m", "openrs"] and "accelerate" not in " ".join(argv)
+    assert env["CUDA_VISIBLE_DEVICES"] == "0" and env["OPENRS_LAUNCHED"] == "1"

@@ -180,7 +180,7 @@ def evaluate_model(
     store = SampleStore(out_dir / "samples.jsonl")
     by_key = {(item.benchmark, item.id): item for item in items}
     k = eval_cfg.k
-    tokens_per_s = None
+    tokens_per_s = backend = None
     if eval_cfg.completions_file:
         records = read_completions_file(Path(eval_cfg.completions_file).expanduser(), items)
         counts = Counter((r["benchmark"], r["id"]) for r in records)
@@ -199,12 +199,12 @@ def evaluate_model(
             store = SampleStore(out_dir / "samples.jsonl")
         elif generator is not None:  # the caller's (in-training evaluation): it stays open
             generate_samples(items, eval_cfg, generator, store, max_new_tokens=max_new_tokens)
-            tokens_per_s = generator.stats.tokens_per_s
+            tokens_per_s, backend = generator.stats.tokens_per_s, generator.name
         else:
             owned = _load_generator(str(model_path), eval_cfg)
             try:
                 generate_samples(items, eval_cfg, owned, store, max_new_tokens=max_new_tokens)
-                tokens_per_s = owned.stats.tokens_per_s
+                tokens_per_s, backend = owned.stats.tokens_per_s, owned.name
             finally:
                 owned.close()  # an evaluation of many checkpoints holds one engine at a time
     results = summarize(store.records(), items, eval_cfg, k=k)
@@ -215,6 +215,7 @@ def evaluate_model(
         samples_file=str(out_dir / "samples.jsonl"),
         wall_time_s=round(time.time() - started, 3),
         tokens_per_s=tokens_per_s,
+        backend=backend,  # the engine that generated these samples (None: resumed or scored, nothing generated)
     )
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     write_report(out_dir, [(label or str(model_path), results)])
@@ -241,7 +242,7 @@ def evaluate_run(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     for step, checkpoint in find_checkpoints(run_dir):
         name = f"checkpoint-{step}"
         with loadable_model(str(checkpoint)) as model_path:
-            info = {"checkpoint": str(checkpoint)}
+            info = {"checkpoint": str(checkpoint), "lora_merged": model_path != str(checkpoint)}
             out_dir = run_dir / "eval" / eval_cfg.name / name
             results = evaluate_model(model_path, eval_cfg, out_dir, items, label=name, model_info=info)
             results["model"]["step"] = step

@@ -1,0 +1,191 @@
+"""The prepared GPU check (issue 10 §5): everything through openrs, no network, one JSON to quote.
+
+Parts, each in its own process with its own time limit, each recorded even when another fails:
+
+1. `preflight`: the machine as openrs sees it (GPU name and count) and what the pre-flight says to the paper's
+   Exp3 here (it needs 3 + 1 GPUs: on one GPU it must refuse with the fix), and the dry-run plan.
+2. `grpo_hf`: bf16 GRPO steps of a randomly initialised model with the real 1.5B Qwen2 shape (DeepSeek-R1-Distill-
+   Qwen-1.5B's config: 28 layers, hidden 1536, 151,936-token vocabulary) and HF generation, on the GPU:
+   seconds per step, generated tokens per second, peak GPU memory.
+3. `accelerate_1gpu`: the same through `launcher=accelerate launcher.num_processes=1` (the launcher and rank path).
+4. `eval_hf`: evaluation throughput of the same model (HF engine, bf16), tokens per second.
+
+`--smoke` runs the same parts on CPU with the tiny model's shape, so the script itself is tested without a GPU
+(tests/test_gpu_check.py). The model's tokenizer is the tiny model's (768 tokens): the text is meaningless and
+rewards are 0, which changes nothing measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: DeepSeek-R1-Distill-Qwen-1.5B's config.json (the paper's model), weights left random.
+QWEN2_1_5B = {
+    "hidden_size": 1536,
+    "intermediate_size": 8960,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 12,
+    "num_key_value_heads": 2,
+    "vocab_size": 151936,
+    "max_position_embeddings": 131072,
+    "rope_theta": 10000,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": False,
+}
+
+
+def build_model(out_dir: Path, shape: dict | None) -> Path:
+    """A random-weight Qwen2 of `shape` (None: the tiny model itself) with the tiny model's tokenizer."""
+    from openrs.tiny_model import ensure_tiny_model
+
+    tiny = ensure_tiny_model()
+    if shape is None:
+        return tiny
+    import torch
+    from transformers import AutoTokenizer, GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+    special = {"bos_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
+    config = Qwen2Config(**shape, **special, pad_token_id=tokenizer.pad_token_id, dtype="bfloat16")
+    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
+        model = Qwen2ForCausalLM(config).to(torch.bfloat16)
+    model.generation_config = GenerationConfig(**special, pad_token_id=tokenizer.pad_token_id)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def run_part(name: str, argv: list[str], timeout_s: float, log_dir: Path) -> dict:
+    """One part as a subprocess: exit code, seconds and the log's tail."""
+    started = time.monotonic()
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("w") as log:
+        try:
+            code = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s, cwd=REPO).returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+    tail = log_path.read_text(errors="replace")[-1500:]
+    return {"exit_code": code, "seconds": round(time.monotonic() - started, 1), "log_tail": tail if code else None}
+
+
+def train_overrides(model_dir: Path, run_dir: Path, smoke: bool, steps: int) -> list[str]:
+    device = ["train.device=cpu", "model.dtype=float32"] if smoke else ["train.device=cuda", "model.dtype=bfloat16"]
+    budget = 32 if smoke else 512
+    return [
+        f"model.name_or_path={model_dir}",
+        *device,
+        f"train.max_steps={steps}",
+        "train.per_device_train_batch_size=8",
+        "train.num_generations=8",
+        f"length.max_completion_length={budget}",
+        "length.max_prompt_length=192",
+        "train.gradient_checkpointing=true",
+        "train.save_steps=1000",
+        "logger=none",
+        "logger.sample_completions_every=0",
+        f"hydra.run.dir={run_dir}",
+        "resume=false",
+    ]
+
+
+def training_figures(run_dir: Path) -> dict:
+    """Seconds per step (after the first), tokens per second and peak memory, from the run's own records."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    steps = [row for row in rows if "step_time" in row]
+    later = steps[1:] or steps
+    seconds = sum(row["step_time"] for row in later) / len(later)
+    completion_tokens = sum(row["completions/mean_length"] * 8 for row in later) / len(later)
+    return {
+        "status": summary["status"],
+        "processes": summary.get("processes"),
+        "steps": summary["steps"],
+        "s_per_step": round(seconds, 3),
+        "generated_tokens_per_s": round(completion_tokens / seconds, 1),
+        "peak_gpu_memory_gib": summary.get("peak_gpu_memory_gib"),
+        "wall_time_s": summary["wall_time_s"],
+    }
+
+
+def preflight() -> dict:
+    """The pre-flight's verdict on Exp3 on this machine (in-process: it loads nothing)."""
+    import torch
+    from hydra import compose, initialize_config_dir
+
+    from openrs.__main__ import CONF_DIR
+    from openrs.checks import check_config, check_machine
+    from openrs.errors import ConfigError
+    from openrs.provenance import hardware
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["+experiment=exp3"])
+    check_config(cfg)
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    try:
+        check_machine(cfg, torch.cuda.is_available(), gpus)
+        verdict = "accepted"
+    except ConfigError as err:
+        verdict = str(err)
+    return {"hardware": hardware(), "exp3_verdict": verdict}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO / "outputs" / "gpu_check" / "gpu_check.json")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/openrs-gpu-check"), help="run dirs, model, logs")
+    parser.add_argument("--smoke", action="store_true", help="CPU, tiny shape: test the script without a GPU")
+    parser.add_argument("--steps", type=int, default=4)
+    args = parser.parse_args()
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    report: dict = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "smoke": args.smoke, "parts": {}}
+    started = time.monotonic()
+
+    def save() -> None:
+        report["total_s"] = round(time.monotonic() - started, 1)
+        args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+    report["parts"]["preflight"] = preflight()
+    save()
+    model_dir = build_model(work / "qwen2-1.5b-random", None if args.smoke else QWEN2_1_5B)
+    report["model"] = {"dir": str(model_dir), "shape": "tiny" if args.smoke else "qwen2-1.5b (random weights)"}
+    openrs = [sys.executable, "-m", "openrs"]
+    for name, extra, steps in (
+        ("grpo_hf", [], args.steps),
+        ("accelerate_1gpu", ["launcher=accelerate", "launcher.num_processes=1"], 2),
+    ):
+        run_dir = work / name
+        part = run_part(name, [*openrs, *train_overrides(model_dir, run_dir, args.smoke, steps), *extra], 240, work)
+        if part["exit_code"] == 0:
+            part.update(training_figures(run_dir))
+        report["parts"][name] = part
+        save()
+    eval_dir = work / "eval_hf"
+    eval_args = [
+        f"model.name_or_path={model_dir}", f"output_dir={eval_dir}", "eval.engine=hf", "eval.k=4",
+        "eval.max_problems=32", f"eval.max_new_tokens={32 if args.smoke else 256}", "eval.batch_size=32",
+        f"eval.dtype={'float32' if args.smoke else 'bfloat16'}",
+    ]  # fmt: skip
+    part = run_part("eval_hf", [sys.executable, "-m", "openrs.evaluate", *eval_args], 180, work)
+    if part["exit_code"] == 0:
+        results = json.loads((eval_dir / "results.json").read_text())
+        part.update(tokens_per_s=results["tokens_per_s"], wall_time_s=results["wall_time_s"])
+    report["parts"]["eval_hf"] = part
+    save()
+    print(json.dumps(report, indent=2, default=str))
+    return 0 if all(p.get("exit_code", 0) == 0 for p in report["parts"].values()) else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("WANDB_MODE", "disabled")
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""vLLM's CPU build against HF generation, through openrs, in one command (run in the vLLM environment):
+
+    OMP_NUM_THREADS=1 .venv-vllm/bin/python benchmarks/vllm_cpu.py
+
+1. Generation: the same prompts (the `arithmetic` benchmark's 32 problems x 4 samples, temperature 1.0, at most
+   64 new tokens, float32) through `HFGenerator` and `VLLMGenerator` (engine start timed apart): tokens per second.
+2. GRPO: `python -m openrs` with `rollout=hf` and with `rollout=vllm_colocate` (same data, 16 completions of at most
+   32 tokens a step, 6 steps): mean `step_time` of steps 2-6 from each run's metrics.jsonl, and the wall time.
+
+Two models with random weights: the tiny default (117k parameters, where fixed costs dominate) and a wider one
+(hidden 512, 8 layers, 26M parameters, the tiny tokenizer). One run of each; ratios are vLLM over HF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SMALL = {"hidden_size": 512, "intermediate_size": 1408, "num_hidden_layers": 8, "num_attention_heads": 8,
+         "num_key_value_heads": 2}  # fmt: skip
+
+
+def build_small(out_dir: Path) -> Path:
+    import torch
+    from transformers import AutoConfig, AutoTokenizer, Qwen2ForCausalLM
+
+    from openrs.tiny_model import ensure_tiny_model
+
+    tiny = ensure_tiny_model()
+    config = AutoConfig.from_pretrained(tiny)
+    for key, value in SMALL.items():
+        setattr(config, key, value)
+    torch.manual_seed(0)
+    Qwen2ForCausalLM(config).save_pretrained(out_dir)
+    AutoTokenizer.from_pretrained(tiny).save_pretrained(out_dir)
+    (out_dir / "generation_config.json").write_text((tiny / "generation_config.json").read_text())
+    return out_dir
+
+
+def generation(model: str) -> dict:
+    """tokens/s of each backend on the same prompts (one call each, after the engine is built)."""
+    from omegaconf import OmegaConf
+
+    from openrs.config import EvalConfig
+    from openrs.evaluation.tasks import load_items, render_prompt
+    from openrs.generation import HFGenerator, Sampling, VLLMGenerator
+
+    eval_cfg = OmegaConf.structured(EvalConfig)
+    sampling = Sampling(temperature=1.0, top_p=1.0, max_new_tokens=64, seed=0)
+    figures = {}
+    for name, build in (("hf", lambda: HFGenerator(model, batch_size=32, dtype="float32")),
+                        ("vllm", lambda: VLLMGenerator(model, dtype="float32"))):  # fmt: skip
+        started = time.perf_counter()
+        generator = build()
+        load_s = time.perf_counter() - started
+        prompts = [render_prompt(item, eval_cfg, generator.tokenizer) for item in load_items(eval_cfg)]
+        generator.generate_detailed(prompts, 4, sampling)
+        figures[name] = {"load_s": round(load_s, 1), "tokens": generator.stats.tokens,
+                         "generate_s": round(generator.stats.seconds, 2),
+                         "tokens_per_s": round(generator.stats.tokens_per_s, 1)}  # fmt: skip
+        generator.close()
+    return figures
+
+
+def grpo(model: str, work: Path) -> dict:
+    figures = {}
+    for rollout in ("hf", "vllm_colocate"):
+        run_dir = work / f"grpo-{rollout}-{Path(model).name}"
+        args = [f"model.name_or_path={model}", f"rollout={rollout}", "train.device=cpu", "train.max_steps=6",
+                "train.save_steps=1000", "logger=none", "logger.sample_completions_every=0",
+                f"hydra.run.dir={run_dir}", "resume=false"]  # fmt: skip
+        started = time.perf_counter()
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        result = subprocess.run([sys.executable, "-m", "openrs", *args], env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if result.returncode:
+            figures[rollout] = {"error": result.stderr[-1500:]}
+            continue
+        rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        steps = [row["step_time"] for row in rows if "step_time" in row][1:]
+        figures[rollout] = {"step_time_s": round(sum(steps) / len(steps), 3), "wall_s": round(wall, 1)}
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO / "outputs" / "vllm_cpu.json")
+    args = parser.parse_args()
+    from openrs.tiny_model import ensure_tiny_model
+
+    report = {}
+    with tempfile.TemporaryDirectory() as work:
+        models = {"tiny": str(ensure_tiny_model()), "small": str(build_small(Path(work) / "small"))}
+        for name, model in models.items():
+            report[name] = {"generation": generation(model), "grpo": grpo(model, Path(work))}
+            gen, step = report[name]["generation"], report[name]["grpo"]
+            report[name]["ratios"] = {
+                "generation_tokens_per_s_vllm_over_hf": round(gen["vllm"]["tokens_per_s"] / gen["hf"]["tokens_per_s"],
+                                                              2),  # fmt: skip
+                "grpo_step_time_vllm_over_hf": round(step["vllm_colocate"]["step_time_s"] / step["hf"]["step_time_s"],
+                                                     2) if "step_time_s" in step.get("vllm_colocate", {}) else None,
+            }  # fmt: skip
+            print(json.dumps({name: report[name]}, indent=2), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
