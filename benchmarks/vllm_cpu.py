@@ -29,14 +29,14 @@ SMALL = {"hidden_size": 512, "intermediate_size": 1408, "num_hidden_layers": 8, 
 
 def build_small(out_dir: Path) -> Path:
     import torch
-    from transformers import AutoConfig, AutoTokenizer, Qwen2ForCausalLM
+    from transformers import AutoConfig, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
     from openrs.tiny_model import ensure_tiny_model
 
     tiny = ensure_tiny_model()
-    config = AutoConfig.from_pretrained(tiny)
-    for key, value in SMALL.items():
-        setattr(config, key, value)
+    base = AutoConfig.from_pretrained(tiny)
+    tokens = {k: getattr(base, k) for k in ("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id")}
+    config = Qwen2Config(**SMALL, **tokens, tie_word_embeddings=True, max_position_embeddings=2048)
     torch.manual_seed(0)
     Qwen2ForCausalLM(config).save_pretrained(out_dir)
     AutoTokenizer.from_pretrained(tiny).save_pretrained(out_dir)
