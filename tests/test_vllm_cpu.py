@@ -135,3 +135,16 @@ def test_a_runs_checkpoints_are_evaluated_one_engine_at_a_time(tmp_path: Path, m
     assert outcome["checkpoints"] == ["checkpoint-1", "checkpoint-2"]
     engines = [p for p in psutil.Process().children(recursive=True) if "EngineCore" in " ".join(p.cmdline()) + p.name()]
     assert engines == []
+
+
+def test_curations_difficulty_step_samples_with_vllm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m openrs.data`'s difficulty step with `backend=vllm`: every row gets a pass rate from k samples."""
+    from openrs.data.curation.difficulty import difficulty
+
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    rows = [{"id": f"r{i}", "problem": f"What is {i} + 2?", "source": "test", "answer": str(i + 2)} for i in range(4)]
+    output = difficulty(rows, model=str(ensure_tiny_model()), backend="vllm", k=3, max_new_tokens=8, dtype="float32",
+                        verify_workers=1)  # fmt: skip
+    assert len(output.rows) == 4
+    assert all(row["pass_rate"] in (0.0, 1 / 3, 2 / 3, 1.0) for row in output.rows)
