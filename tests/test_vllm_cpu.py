@@ -66,7 +66,7 @@ def test_grpo_with_colocated_vllm_keeps_the_engine_on_the_policy(tmp_path: Path)
     assert summary["status"] == "completed" and summary["steps"] == 4
     steps = [row for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row]
     gaps = [row["sampling/sampling_logp_difference/max"] for row in steps]
-    assert len(gaps) == 4 and max(gaps) < 1e-3, gaps
+    assert len(gaps) == 4 and max(gaps) < 1e-4, gaps  # measured 9.5e-7; bf16 in the engine gave 5.6e-3
     assert steps[-1]["grad_norm"] > 0  # the policy did move between syncs
     during = json.loads((run_dir / "eval" / "during_training" / "checkpoint-4" / "results.json").read_text())
     assert during["backend"] == "vllm"  # in-training evaluation used the trainer's colocated engine
