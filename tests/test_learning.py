@@ -28,7 +28,7 @@ def test_grpo_raises_the_reward(tmp_path) -> None:
     rewards = [json.loads(line).get("reward") for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     rewards = [r for r in rewards if r is not None]
     first, last = sum(rewards[:20]) / 20, sum(rewards[-20:]) / 20
-    assert last > first + 0.2, (first, last)
+    assert first < 0.05 and last > 0.6, (first, last)  # README: about 0.01 to about 0.7 (measured 0.008 -> 0.74)
 
 
 def test_a_negative_weight_drives_the_reward_down(tmp_path) -> None:

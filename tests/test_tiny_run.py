@@ -40,7 +40,8 @@ def test_the_default_run_learns_the_format(tiny_run) -> None:
     """The tiny model's format marker is one token, so even random weights get a signal: it must rise."""
     run_dir, _ = tiny_run
     format_means = [row["rewards/format/mean"] for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row]
-    assert sum(format_means[-15:]) / 15 > sum(format_means[:15]) / 15
+    first, last = sum(format_means[:15]) / 15, sum(format_means[-15:]) / 15
+    assert first < 0.15 and last > 0.25, (first, last)  # README: about 0.08 to 0.3 (measured 0.075 -> 0.32)
 
 
 def test_summary_records_how_the_run_ended(tiny_run) -> None:
