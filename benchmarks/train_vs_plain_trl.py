@@ -96,7 +96,7 @@ rows = [
         "prompt": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": row["problem"]}],
         "solution": row["solution"],
     }
-    for row in make_arithmetic_dataset(256, seed=0, max_operand=9, operations="+-*")
+    for row in make_arithmetic_dataset(256, seed=0, max_operand=9, operations="+-*", unique=True, split="train")
 ]
 config = GRPOConfig(
     output_dir=cli.output_dir,

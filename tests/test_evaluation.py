@@ -135,6 +135,9 @@ def test_scoring_an_existing_completions_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ids that are not in the evaluated benchmarks"):
         unknown = write_jsonl(tmp_path / "u.jsonl", [{"id": "zz", "completion": "x"}])
         evaluate_model(None, OmegaConf.merge(cfg.eval, {"completions_file": str(unknown)}), tmp_path / "u")
+    labelled = evaluate(cfg, tmp_path / "labelled")  # the command's path: labelled by the file, not the model
+    assert labelled["model"]["label"] == str(completions)
+    assert (tmp_path / "labelled" / "table.md").read_text().splitlines()[2].startswith(f"| {completions} |")
 
 
 # --- the tiny model ----------------------------------------------------------------------------------------------

@@ -92,3 +92,25 @@ def test_single_row() -> None:
 def test_argument_validation(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         make_arithmetic_dataset(**kwargs)
+
+
+def test_train_and_eval_splits_never_share_an_expression() -> None:
+    """Disjoint by construction, whatever the seed: the `arithmetic` benchmark is never trained on."""
+    eval_rows = make_arithmetic_dataset(100, seed=3, max_operand=9, unique=True, split="eval")
+    eval_exprs = {_expression(row["problem"]) for row in eval_rows}
+    for seed in range(5):
+        train_rows = make_arithmetic_dataset(700, seed=seed, max_operand=9, unique=True, split="train")
+        assert not eval_exprs & {_expression(row["problem"]) for row in train_rows}
+    every = {_expression(row["problem"]) for row in make_arithmetic_dataset(2000, seed=0, max_operand=9)}
+    assert len(eval_exprs) >= 30 and len(every) == 300  # the eval split is a real part of the space
+
+
+def test_the_default_training_data_and_the_arithmetic_benchmark_are_disjoint() -> None:
+    from openrs.data.prepare import load_raw
+    from openrs.evaluation.tasks import load_items
+    from tests.conftest import compose_config
+
+    cfg = compose_config()
+    trained = {_expression(problem) for problem in load_raw(cfg.dataset)["problem"]}
+    benchmark = {_expression(item.problem) for item in load_items(cfg.eval)}
+    assert len(benchmark) >= 20 and not trained & benchmark

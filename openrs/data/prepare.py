@@ -137,7 +137,12 @@ def load_raw(dataset_cfg: DictConfig) -> Dataset:
     if source == "synthetic":
         syn = dataset_cfg.synthetic
         rows = make_arithmetic_dataset(
-            syn.num_rows, seed=syn.seed, max_operand=syn.max_operand, operations=syn.operations, unique=syn.unique
+            syn.num_rows,
+            seed=syn.seed,
+            max_operand=syn.max_operand,
+            operations=syn.operations,
+            unique=syn.unique,
+            split="train",  # never an expression of the `arithmetic` benchmark
         )
         return Dataset.from_list(rows)
     if not dataset_cfg.path:

@@ -302,7 +302,7 @@ def evaluate(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     else:
         with loadable_model(path) as model_path:
             info = {"revision": cfg.model.revision} if cfg.target is None else {"target": cfg.target, "kind": kind}
-            label = cfg.target or cfg.model.name_or_path
+            label = cfg.target or cfg.eval.completions_file or cfg.model.name_or_path  # what was scored
             outcome = evaluate_model(model_path, cfg.eval, output_dir, label=label, model_info=info)
         rows = [(None, outcome["model"]["label"], outcome)]
     if to_plain(cfg.logger.name) == "wandb":

@@ -82,7 +82,7 @@ def _benchmark_rows(name: str, eval_cfg: DictConfig) -> list[dict[str, Any]]:
             row.setdefault("id", f"{name}-{index}")
         return rows
     if name == "arithmetic":
-        rows = make_arithmetic_dataset(ARITHMETIC_SIZE, seed=1234, max_operand=9, unique=True)
+        rows = make_arithmetic_dataset(ARITHMETIC_SIZE, seed=1234, max_operand=9, unique=True, split="eval")
         return [{"id": f"arithmetic-{i}", **row} for i, row in enumerate(rows)]
     if name not in BENCHMARKS:
         raise ConfigError(
