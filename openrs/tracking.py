@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
 
 from openrs.jsonl import append_jsonl
 
@@ -55,6 +56,48 @@ class MetricsFileCallback(TrainerCallback):
         record = {"step": state.global_step, **{k: json_safe(v) for k, v in logs.items()}}
         self.last.update(record)
         append_jsonl(self.path, record)
+
+
+#: The console's line per logged step: these metrics (when logged) and each reward's mean; the full record of every
+#: step is in metrics.jsonl and W&B.
+PROGRESS_METRICS = (
+    ("reward", "reward"),
+    ("completions/mean_length", "length"),
+    ("completions/clipped_ratio", "clipped"),
+    ("kl", "kl"),
+    ("benchmarks/average/pass@1", "pass@1"),
+)
+
+
+def progress_line(step: int, max_steps: int, logs: dict[str, Any]) -> str:
+    """`step 12/60  reward 0.25 (accuracy 0, format 0.25)  length 31.2  clipped 0.94  kl 0.0012`."""
+    if "train_runtime" in logs:
+        return f"step {step}/{max_steps}  training done in {logs['train_runtime']:.0f}s"
+    parts = [f"step {step}/{max_steps}"]
+    rewards = {key[len("rewards/") : -len("/mean")]: value for key, value in logs.items()
+               if key.startswith("rewards/") and key.endswith("/mean")}  # fmt: skip
+    for key, label in PROGRESS_METRICS:
+        if isinstance(logs.get(key), int | float):
+            text = f"{label} {logs[key]:.3g}"
+            if key == "reward" and rewards:
+                text += " (" + ", ".join(f"{name} {value:.3g}" for name, value in rewards.items()) + ")"
+            parts.append(text)
+    return "  ".join(parts)
+
+
+class CompactProgressCallback(ProgressCallback):
+    """transformers' progress bar, with one short line per logged step instead of the whole metrics dict."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and self.training_bar is not None and logs:
+            self.training_bar.write(progress_line(state.global_step, state.max_steps, logs))
+
+
+def use_compact_progress(trainer: Any) -> None:
+    """Swap the trainer's progress printer for the compact one (no-op when the progress bar is disabled)."""
+    if any(isinstance(callback, ProgressCallback) for callback in trainer.callback_handler.callbacks):
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(CompactProgressCallback())
 
 
 class CompletionSamplerCallback(TrainerCallback):

@@ -23,7 +23,13 @@ from openrs.jsonl import read_jsonl
 from openrs.naming import run_tags
 from openrs.plan import build_plan, to_plain
 from openrs.rewards import get_reward
-from openrs.tracking import CompletionSamplerCallback, MetricsFileCallback, init_wandb, json_safe
+from openrs.tracking import (
+    CompletionSamplerCallback,
+    MetricsFileCallback,
+    init_wandb,
+    json_safe,
+    use_compact_progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +178,7 @@ def train(
         during = BenchmarkEvalCallback(cfg, run_dir) if cfg.eval.during_training.enabled else None
         callbacks = [metrics_callback, sampler, *([during] if during else []), *(extra_callbacks or [])]
         trainer = build_trainer(cfg, model_path, tokenizer, data, grpo_kwargs, callbacks)
+        use_compact_progress(trainer)
         sampler.trainer = trainer
         if during is not None:
             during.trainer = trainer

@@ -76,3 +76,15 @@ def test_wandb_key_in_netrc_counts(monkeypatch, tmp_path: Path) -> None:
     netrc.write_text("machine api.wandb.ai\n  login user\n  password " + "k" * 40 + "\n")
     netrc.chmod(0o600)
     assert resolve_wandb_mode("auto") == "online"
+
+
+def test_the_progress_line_names_each_reward_and_the_training_end() -> None:
+    from openrs.tracking import progress_line
+
+    logs = {"reward": 0.5, "rewards/accuracy/mean": 0.25, "rewards/format/mean": 0.25, "kl": 0.0012,
+            "completions/mean_length": 31.25, "completions/clipped_ratio": 0.9375, "entropy": 6.5}  # fmt: skip
+    assert progress_line(3, 60, logs) == (
+        "step 3/60  reward 0.5 (accuracy 0.25, format 0.25)  length 31.2  clipped 0.938  kl 0.0012"
+    )
+    assert progress_line(60, 60, {"train_runtime": 14.6, "train_loss": 0.1}) == "step 60/60  training done in 15s"
+    assert progress_line(4, 60, {"benchmarks/average/pass@1": 0.125}) == "step 4/60  pass@1 0.125"

@@ -164,3 +164,13 @@ def test_auto_resume_finds_the_run_itself_when_a_job_is_requeued_in_its_dir(tmp_
     assert resume_target("auto", job, "sweep-x-train.seed=2") == (job, None)  # another command: a fresh start
     (job / "summary.json").write_text(json.dumps({"run_name": "sweep-x-train.seed=1", "status": "completed"}))
     assert resume_target("auto", job, "sweep-x-train.seed=1") == (job, None)
+
+
+def test_the_console_shows_one_short_line_per_step(tiny_run) -> None:
+    """A compact progress line per step (the full record is metrics.jsonl), not TRL's whole metrics dict."""
+    _, result = tiny_run
+    lines = [line for line in result.stdout.splitlines() if line.startswith("step ")]
+    assert len(lines) == 61  # 60 steps and the closing line
+    assert lines[0].startswith("step 1/60  reward ") and "(accuracy " in lines[0] and "kl " in lines[0]
+    assert max(len(line) for line in lines) < 120
+    assert "clip_ratio" not in result.stdout + result.stderr  # no metrics dict printed
