@@ -301,8 +301,6 @@ class EvalConfig:
     confidence: float = 0.95
     after_train: bool = False  # python -m openrs: evaluate the final model with this preset when training ends
     during_training: InTrainingEvalConfig = field(default_factory=InTrainingEvalConfig)
-    shard_index: int = 0  # internal: set for the data-parallel worker processes
-    num_shards: int = 1  # internal
 
 
 @dataclass

@@ -269,11 +269,20 @@ def test_a_paired_comparison_of_two_evaluations(tmp_path: Path, mini_file: Path)
 def test_results_go_to_wandb_offline(tmp_path: Path, mini_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")  # no W&B server here
     out = tmp_path / "out"
-    evaluate(eval_config(*mini_overrides(mini_file), "logger=wandb", "logger.mode=offline"), out)
+    overrides = [*mini_overrides(mini_file), "logger=wandb", "logger.mode=offline", "logger.tags=[ablation-7]"]
+    evaluate(eval_config(*overrides), out)
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     (log,) = runs[0].glob("run-*.wandb")  # the offline run's record, for `wandb sync`
-    assert log.stat().st_size > 0
+    assert run_record_has_tags(log, ["eval", "ablation-7"])  # the user's tags reach the run
+
+
+def run_record_has_tags(log: Path, tags: list[str]) -> bool:
+    """Whether an offline W&B run file holds a run record with exactly these tags: the bytes of the `tags` field
+    as wandb's own `RunRecord` encodes it (the logged config, which also names the tags, is JSON, not this)."""
+    from wandb.proto.wandb_internal_pb2 import RunRecord
+
+    return RunRecord(tags=tags).SerializeToString() in log.read_bytes()
 
 
 @pytest.mark.slow

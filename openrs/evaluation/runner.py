@@ -278,7 +278,8 @@ def log_to_wandb(cfg: DictConfig, output_dir: Path, rows: list[tuple[int | None,
 
     config = {"openrs_evaluate": OmegaConf.to_container(cfg, resolve=True)}
     group = cfg.logger.group or f"eval-{cfg.eval.name}"
-    run = init_wandb(cfg.logger, output_dir, f"eval-{cfg.eval.name}", group, config, ["eval"], job_type="eval")
+    tags = ["eval", *cfg.logger.tags]
+    run = init_wandb(cfg.logger, output_dir, f"eval-{cfg.eval.name}", group, config, tags, job_type="eval")
     table = wandb.Table(columns=["model", "step", "benchmark", "pass@1", "ci_low", "ci_high", "maj@k", "k"])
     for step, label, results in rows:
         run.log(results_metrics(results), **({"step": step} if step is not None else {}))
