@@ -154,7 +154,7 @@ def train(
     try:
         model_path = resolve_model_path(cfg)
         summary["model_path"] = model_path  # what every part of the run loads (model.revision's snapshot)
-        tokenizer = AutoTokenizer.from_pretrained(model_path, revision=cfg.model.revision)
+        tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=cfg.model.trust_remote_code)
         data = prepare_dataset(cfg, tokenizer)
         report = data.report
         plan = build_plan(cfg, str(run_dir))
