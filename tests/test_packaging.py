@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_every_config_file_is_declared_package_data() -> None:
-    pyproject = (REPO / "pyproject.toml").read_text()  # (tomllib is 3.11+; openrs supports 3.10)
+    pyproject = (REPO / "pyproject.toml").read_text()
     section = pyproject.split("[tool.setuptools.package-data]", 1)[1]
     patterns = ast.literal_eval(re.search(r"^openrs\s*=\s*(\[.*?\])", section, re.MULTILINE | re.DOTALL).group(1))
     package = REPO / "openrs"
