@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
 from openrs.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
@@ -21,10 +24,21 @@ def checkpoint_dirs(parent: Path, containing: str | None = None) -> list[tuple[i
     return sorted(found)
 
 
+#: transformers' Trainer writes this last when it saves a checkpoint: a folder without it was cut short by a kill.
+COMPLETE_MARKER = "trainer_state.json"
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint-N folder with the highest N in a run dir, or None."""
+    """The complete checkpoint-N folder with the highest N in a run dir, or None. A newer folder that a kill cut
+    short during its save (no trainer_state.json) is passed over, with a warning."""
     found = checkpoint_dirs(run_dir)
-    return found[-1][1] if found else None
+    complete = [(step, path) for step, path in found if (path / COMPLETE_MARKER).is_file()]
+    last = complete[-1][0] if complete else -1
+    cut_short = [path.name for step, path in found if step > last]
+    if cut_short:
+        log.warning("passing over %s in %s: no %s (its save was cut short)", ", ".join(cut_short), run_dir,
+                    COMPLETE_MARKER)  # fmt: skip
+    return complete[-1][1] if complete else None
 
 
 def unfinished_run(fresh_run_dir: Path, run_name: str) -> Path | None:

@@ -27,6 +27,7 @@ def make_run(root: Path, name: str, steps: list[int]) -> Path:
     run = root / name
     for step in steps:
         (run / f"checkpoint-{step}").mkdir(parents=True)
+        (run / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")  # a complete save
     run.mkdir(parents=True, exist_ok=True)
     return run
 
@@ -34,6 +35,17 @@ def make_run(root: Path, name: str, steps: list[int]) -> Path:
 def test_latest_checkpoint_is_numeric_not_lexical(tmp_path: Path) -> None:
     run = make_run(tmp_path, "r", [50, 100, 450])
     assert latest_checkpoint(run).name == "checkpoint-450"
+
+
+def test_a_checkpoint_cut_short_by_a_kill_is_passed_over(tmp_path: Path) -> None:
+    """A kill during a save leaves checkpoint-N without trainer_state.json (the Trainer writes it last)."""
+    run = make_run(tmp_path, "r", [50, 100])
+    (run / "checkpoint-150").mkdir()
+    (run / "checkpoint-150" / "model.safetensors").write_text("half")
+    assert latest_checkpoint(run).name == "checkpoint-100"
+    only_partial = make_run(tmp_path, "p", [])
+    (only_partial / "checkpoint-5").mkdir()
+    assert latest_checkpoint(only_partial) is None
 
 
 def test_resume_true_picks_the_latest_sibling_with_a_checkpoint(tmp_path: Path) -> None:

@@ -159,6 +159,7 @@ def test_auto_resume_finds_the_run_itself_when_a_job_is_requeued_in_its_dir(tmp_
 
     job = tmp_path / "multirun" / "2026-01-01_00-00-00" / "0_train.seed=1"
     (job / "checkpoint-8").mkdir(parents=True)
+    (job / "checkpoint-8" / "trainer_state.json").write_text("{}")
     (job / "summary.json").write_text(json.dumps({"run_name": "sweep-x-train.seed=1", "status": "running"}))
     assert resume_target("auto", job, "sweep-x-train.seed=1") == (job, job / "checkpoint-8")
     assert resume_target("auto", job, "sweep-x-train.seed=2") == (job, None)  # another command: a fresh start
