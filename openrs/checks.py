@@ -10,7 +10,13 @@ from omegaconf.errors import OmegaConfBaseException
 
 from openrs.config import OpenRSConfig
 from openrs.errors import ConfigError
-from openrs.plan import processes_per_machine, to_plain, training_processes, vllm_server_gpus
+from openrs.plan import (
+    effective_accelerate_config,
+    processes_per_machine,
+    to_plain,
+    training_processes,
+    vllm_server_gpus,
+)
 
 GPU_DTYPES = ("bfloat16", "float16")
 
@@ -78,6 +84,11 @@ def check_layout(cfg: DictConfig) -> None:
             f"launcher.num_processes={launcher.num_processes} counts the training processes of all "
             f"{launcher.num_machines} machines and must be a multiple of launcher.num_machines (the same number on "
             "each)."
+        )
+    if to_plain(launcher.name) == "accelerate" and not Path(effective_accelerate_config(cfg)).is_file():
+        raise ConfigError(
+            f"launcher.accelerate_config={launcher.accelerate_config}: no such file. Use a shipped config (zero2, "
+            "zero3, ddp) or the path of an accelerate config yaml."
         )
     if vllm_server_gpus(cfg) and rollout.server_gpus != rollout.tensor_parallel_size:
         raise ConfigError(

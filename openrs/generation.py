@@ -185,7 +185,7 @@ class HFGenerator:
     def close(self) -> None:
         """Release the model (a generator wrapping the trainer's policy only drops its reference)."""
         self.__dict__.pop("model", None)
-        _release_memory()
+        release_memory()
 
     def _set_eos(self) -> None:
         eos = self.model.generation_config.eos_token_id
@@ -259,7 +259,8 @@ class HFGenerator:
 # --- vllm ----------------------------------------------------------------------------------------------------------
 
 
-def _release_memory() -> None:
+def release_memory() -> None:
+    """Collect garbage and return cached CUDA memory (after an engine or a trainer is dropped)."""
     import gc
 
     import torch
@@ -397,7 +398,7 @@ class VLLMGenerator:
         from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
 
         cleanup_dist_env_and_memory()
-        _release_memory()
+        release_memory()
 
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]:
         return [[c.text for c in group] for group in self.generate_detailed(prompts, n, sampling)]

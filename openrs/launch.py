@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 #: Set by the launcher in the environment of the training processes it starts: the flag, and its own pid.
 LAUNCHED_ENV = "OPENRS_LAUNCHED"
 LAUNCHER_PID_ENV = "OPENRS_LAUNCHER_PID"
+#: Variables of a distributed launch (accelerate, torchrun, TRL's colocated vLLM) that a separate engine must not see.
+DISTRIBUTED_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "GROUP_RANK")
 
 
 def inside_launch() -> bool:
@@ -224,7 +226,7 @@ def start_vllm_server(cfg: DictConfig, model_path: str, gpu_ids: list[str], log_
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", DEFAULT_CPU_KV_CACHE_GIB)
     if gpu_ids:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_ids)
-    for variable in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", LAUNCHED_ENV, LAUNCHER_PID_ENV):
+    for variable in (*DISTRIBUTED_ENV, LAUNCHED_ENV, LAUNCHER_PID_ENV):
         env.pop(variable, None)
     log.info("Starting the vLLM server on GPU(s) %s (log: %s)", ",".join(gpu_ids) or "-", log_path)
     with log_path.open("ab") as sink:

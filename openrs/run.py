@@ -106,11 +106,11 @@ def finish(cfg: DictConfig, run_dir: Path, summary: dict[str, Any]) -> int:
 def evaluate_after_training(cfg: DictConfig, run_dir: Path, final_model: Path) -> dict[str, Any]:
     """`eval.after_train`: the final model on the eval preset, in a fresh process once training has released its
     memory (a vLLM engine takes `eval.gpu_memory_utilization` of the GPU) and without the ranks' RANK/WORLD_SIZE."""
-    import gc
     import multiprocessing
 
-    gc.collect()
-    _empty_cuda_cache()
+    from openrs.generation import release_memory
+
+    release_memory()
     out_dir = run_dir / "eval" / cfg.eval.name / "final"
     eval_cfg = OmegaConf.to_container(cfg.eval, resolve=True, enum_to_str=True)
     process = multiprocessing.get_context("spawn").Process(
@@ -128,11 +128,9 @@ def evaluate_after_training(cfg: DictConfig, run_dir: Path, final_model: Path) -
     return {"dir": str(out_dir), **results_metrics(results)}
 
 
-#: Variables of a distributed launch (set by accelerate, torchrun or TRL's colocated vLLM) an evaluation must not see.
-DISTRIBUTED_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "GROUP_RANK")
-
-
 def _evaluate_final(model_path: str, eval_cfg: dict[str, Any], out_dir: str, cache_dir: str | None) -> None:
+    from openrs.launch import DISTRIBUTED_ENV
+
     for variable in DISTRIBUTED_ENV:
         os.environ.pop(variable, None)
     if cache_dir:
@@ -140,13 +138,6 @@ def _evaluate_final(model_path: str, eval_cfg: dict[str, Any], out_dir: str, cac
     from openrs.evaluation.runner import evaluate_model
 
     evaluate_model(model_path, OmegaConf.create(eval_cfg), Path(out_dir), label="final")
-
-
-def _empty_cuda_cache() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:

@@ -32,17 +32,36 @@ def compose_config(*overrides: str) -> DictConfig:
         return compose("config", overrides=list(overrides))
 
 
-def run_openrs(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600):
-    """Run the real command line in a subprocess; returns the CompletedProcess (text mode)."""
+def run_module(module: str, *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600):
+    """Run `python -m <module> <args>` in a subprocess; returns the CompletedProcess (text mode)."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "openrs", *args],
+        [sys.executable, "-m", module, *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def run_openrs(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600):
+    """Run the real command line (`python -m openrs`) in a subprocess."""
+    return run_module("openrs", *args, cwd=cwd, env=env, timeout=timeout)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every line of a jsonl file as JSON (strict: a corrupt line fails the test)."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def dry_run(*overrides: str, tmp_path: Path) -> dict:

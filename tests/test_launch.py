@@ -25,7 +25,7 @@ from openrs.launch import (
     vllm_server_argv,
     wait_for_server,
 )
-from tests.conftest import compose_config
+from tests.conftest import compose_config, free_port
 
 
 def test_paper_layout_is_three_trainers_and_one_generator() -> None:
@@ -212,12 +212,6 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def launch_on_fake_gpus(overrides: list[str], gpus: int, run_dir: Path, monkeypatch: pytest.MonkeyPatch):
     """Run the launcher with `gpus` CUDA devices faked (none can exist here): a stand-in server (a real process
     answering /health on the rollout port) is started for real, the training command is captured instead of run.
@@ -295,3 +289,10 @@ def test_a_vllm_server_beside_one_local_training_process(tmp_path: Path, monkeyp
     argv, env = launch_on_fake_gpus(["rollout=vllm_server", "launcher=local"], 2, tmp_path / "run", monkeypatch)
     assert argv[:3] == [sys.executable, "-m", "openrs"] and "accelerate" not in " ".join(argv)
     assert env["CUDA_VISIBLE_DEVICES"] == "0" and env["OPENRS_LAUNCHED"] == "1"
+
+
+def test_a_missing_accelerate_config_file_is_a_clear_error() -> None:
+    from openrs.checks import check_config
+
+    with pytest.raises(ConfigError, match="launcher.accelerate_config=zero9: no such file"):
+        check_config(compose_config("launcher=accelerate", "launcher.accelerate_config=zero9"))

@@ -6,16 +6,14 @@ refs/<branch or tag> holding a commit, snapshots/<commit>/ holding the files) an
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from openrs.tiny_model import ensure_tiny_model
-from tests.conftest import REPO
+from tests.conftest import run_module
 
 MAIN, V1 = "a" * 40, "b" * 40
 
@@ -36,16 +34,15 @@ def hub_cache(tmp_path: Path) -> Path:
     return tmp_path / "hub"
 
 
-def run_module(module: str, *args: str, hub: Path, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+def run_offline(module: str, *args: str, hub: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """The module against the hand-built cache, with the hub unreachable."""
+    return run_module(module, *args, cwd=cwd, env={"HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1"})
 
 
 @pytest.mark.slow
 def test_training_loads_the_pinned_revision(tmp_path: Path, hub_cache: Path) -> None:
     run_dir = tmp_path / "run"
-    result = run_module(
+    result = run_offline(
         "openrs", "model.name_or_path=openrs/fake", "model.revision=v1", "train.max_steps=1", "logger=none",
         f"hydra.run.dir={run_dir}", hub=hub_cache, cwd=tmp_path,
     )  # fmt: skip
@@ -57,7 +54,7 @@ def test_training_loads_the_pinned_revision(tmp_path: Path, hub_cache: Path) -> 
 def test_evaluation_loads_the_pinned_revision(tmp_path: Path, hub_cache: Path) -> None:
     out = tmp_path / "eval"
     args = ["model.name_or_path=openrs/fake", "eval.max_problems=1", "eval.max_new_tokens=4", f"output_dir={out}"]
-    result = run_module("openrs.evaluate", *args, "model.revision=v1", hub=hub_cache, cwd=tmp_path)
+    result = run_offline("openrs.evaluate", *args, "model.revision=v1", hub=hub_cache, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     assert results["model"]["name_or_path"].endswith(f"snapshots/{V1}")
@@ -69,7 +66,7 @@ def test_an_unknown_revision_or_an_uncached_model_is_a_clear_error(tmp_path: Pat
         (["model.name_or_path=openrs/fake", "model.revision=v9"], "model.revision=v9"),
         (["model.name_or_path=openrs/absent"], "not in the local Hugging Face cache"),
     ):
-        result = run_module("openrs", *args, "logger=none", f"hydra.run.dir={tmp_path / 'r'}", hub=hub_cache,
+        result = run_offline("openrs", *args, "logger=none", f"hydra.run.dir={tmp_path / 'r'}", hub=hub_cache,
                             cwd=tmp_path)  # fmt: skip
         assert result.returncode != 0
         assert expected in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,21 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_openrs
+from tests.conftest import REPO, free_port, read_jsonl, run_openrs
 
 pytestmark = pytest.mark.slow
 
 TINY = ["train.device=cpu", "train.max_steps=6", "train.save_steps=3", "logger.sample_completions_every=3"]
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def two_processes(port: int | None = None) -> list[str]:

@@ -8,13 +8,9 @@ from pathlib import Path
 import pytest
 from transformers import AutoModelForCausalLM
 
-from tests.conftest import run_openrs
+from tests.conftest import read_jsonl, run_openrs
 
 pytestmark = pytest.mark.slow
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,14 @@ start, health, generation and stop. Skipped where vLLM's CPU build is not instal
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from openrs.tiny_model import ensure_tiny_model
-from tests.conftest import REPO, compose_config
+from tests.conftest import compose_config, free_port, read_jsonl, run_module
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -23,20 +20,10 @@ pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 ENV = {"OMP_NUM_THREADS": "1", "VLLM_CPU_KVCACHE_SPACE": "1"}
 
 
-def run_module(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), **ENV}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=900)  # fmt: skip
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def evaluate(engine: str, out: Path) -> dict:
     args = [f"eval.engine={engine}", "eval.dtype=float32", "eval.temperature=0", "eval.k=1", "eval.max_problems=16",
             "eval.max_new_tokens=12", f"output_dir={out}"]  # fmt: skip
-    result = run_module("openrs.evaluate", *args, cwd=out.parent)
+    result = run_module("openrs.evaluate", *args, cwd=out.parent, env=ENV, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((out / "results.json").read_text())
 
@@ -60,7 +47,7 @@ def test_grpo_with_colocated_vllm_keeps_the_engine_on_the_policy(tmp_path: Path)
             "algorithm.vllm_importance_sampling_correction=true", "optimizer.learning_rate=0.01",
             "eval.during_training.enabled=true", "eval.during_training.max_problems=4", "logger=none",
             "logger.sample_completions_every=0", f"hydra.run.dir={run_dir}"]  # fmt: skip
-    result = run_module("openrs", *args, cwd=tmp_path)
+    result = run_module("openrs", *args, cwd=tmp_path, env=ENV, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["steps"] == 4
@@ -73,14 +60,8 @@ def test_grpo_with_colocated_vllm_keeps_the_engine_on_the_policy(tmp_path: Path)
 
 
 def test_server_mode_is_refused_on_cpu_before_anything_starts(tmp_path: Path) -> None:
-    result = run_module("openrs", "rollout=vllm_server", "train.device=cpu", "logger=none", cwd=tmp_path)
+    result = run_module("openrs", "rollout=vllm_server", "train.device=cpu", "logger=none", cwd=tmp_path, env=ENV)
     assert result.returncode == 2 and "NCCL" in result.stderr and "Traceback" not in result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_the_vllm_server_starts_answers_and_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,7 +89,10 @@ def test_the_vllm_server_starts_answers_and_stops(tmp_path: Path, monkeypatch: p
         stop_process_group(server)
     assert server.returncode is not None
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", port))  # free again
+        # free again: no socket listens there (SO_REUSEADDR only lets the bind past our request's TIME_WAIT)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+        probe.listen()
 
 
 def test_a_runs_checkpoints_are_evaluated_one_engine_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,8 +117,17 @@ def test_a_runs_checkpoints_are_evaluated_one_engine_at_a_time(tmp_path: Path, m
         monkeypatch.setenv(name, value)
     outcome = evaluate(cfg, tmp_path / "out")
     assert outcome["checkpoints"] == ["checkpoint-1", "checkpoint-2"]
-    engines = [p for p in psutil.Process().children(recursive=True) if "EngineCore" in " ".join(p.cmdline()) + p.name()]
-    assert engines == []
+    assert not [p for p in psutil.Process().children(recursive=True) if is_running_engine(p)]
+
+
+def is_running_engine(process) -> bool:
+    """A live vLLM engine process (one that has exited but is not yet reaped, a zombie, is not running)."""
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE and "EngineCore" in " ".join(process.cmdline()) + process.name()
+    except psutil.Error:  # gone, or a zombie by now
+        return False
 
 
 def test_curations_difficulty_step_samples_with_vllm(monkeypatch: pytest.MonkeyPatch) -> None:
