@@ -7,7 +7,9 @@ Parts, each in its own process with its own time limit, each recorded even when 
 2. `grpo_hf`: bf16 GRPO steps of a randomly initialised model with the real 1.5B Qwen2 shape (DeepSeek-R1-Distill-
    Qwen-1.5B's config: 28 layers, hidden 1536, 151,936-token vocabulary) and HF generation, on the GPU:
    seconds per step, generated tokens per second, peak GPU memory.
-3. `accelerate_1gpu`: the same through `launcher=accelerate launcher.num_processes=1` (the launcher and rank path).
+3. `accelerate_1gpu`: the same through `launcher=accelerate launcher.num_processes=1` (the launcher and rank path),
+   with plain DDP (`launcher.accelerate_config=ddp`); `accelerate_zero2`: the same with the shipped default, DeepSpeed
+   ZeRO-2 (the paper's; deepspeed travels as a wheel, see gpu_wheels.sh).
 4. `eval_hf`: evaluation throughput of the same model (HF engine, bf16), tokens per second.
 
 `--smoke` runs the same parts on CPU with the tiny model's shape, so the script itself is tested without a GPU
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+PARTS = ("preflight", "grpo_hf", "accelerate_1gpu", "accelerate_zero2", "eval_hf")
 
 #: DeepSeek-R1-Distill-Qwen-1.5B's config.json (the paper's model), weights left random.
 QWEN2_1_5B = {
@@ -143,7 +146,11 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/openrs-gpu-check"), help="run dirs, model, logs")
     parser.add_argument("--smoke", action="store_true", help="CPU, tiny shape: test the script without a GPU")
     parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     args = parser.parse_args()
+    parts = args.parts.split(",")
+    if unknown := set(parts) - set(PARTS):
+        parser.error(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -154,35 +161,46 @@ def main() -> int:
         report["total_s"] = round(time.monotonic() - started, 1)
         args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
 
-    report["parts"]["preflight"] = preflight()
-    save()
+    if "preflight" in parts:
+        report["parts"]["preflight"] = preflight()
+        save()
     model_dir = build_model(work / "qwen2-1.5b-random", None if args.smoke else QWEN2_1_5B)
     report["model"] = {"dir": str(model_dir), "shape": "tiny" if args.smoke else "qwen2-1.5b (random weights)"}
     openrs = [sys.executable, "-m", "openrs"]
+    accelerate = ["launcher=accelerate", "launcher.num_processes=1"]
     for name, extra, steps in (
         ("grpo_hf", [], args.steps),
-        ("accelerate_1gpu", ["launcher=accelerate", "launcher.num_processes=1"], 2),
+        ("accelerate_1gpu", [*accelerate, "launcher.accelerate_config=ddp"], 2),
+        ("accelerate_zero2", accelerate, 2),  # the shipped default: DeepSpeed ZeRO-2, as in the paper
     ):
+        if name not in parts:
+            continue
         run_dir = work / name
         part = run_part(name, [*openrs, *train_overrides(model_dir, run_dir, args.smoke, steps), *extra], 240, work)
         if part["exit_code"] == 0:
             part.update(training_figures(run_dir))
         report["parts"][name] = part
         save()
+    if "eval_hf" in parts:
+        report["parts"]["eval_hf"] = evaluation_part(model_dir, work, args.smoke)
+        save()
+    print(json.dumps(report, indent=2, default=str))
+    return 0 if all(p.get("exit_code", 0) == 0 for p in report["parts"].values()) else 1
+
+
+def evaluation_part(model_dir: Path, work: Path, smoke: bool) -> dict:
+    """Evaluation throughput through `python -m openrs.evaluate` (HF engine)."""
     eval_dir = work / "eval_hf"
     eval_args = [
         f"model.name_or_path={model_dir}", f"output_dir={eval_dir}", "eval.engine=hf", "eval.k=4",
-        "eval.max_problems=32", f"eval.max_new_tokens={32 if args.smoke else 256}", "eval.batch_size=32",
-        f"eval.dtype={'float32' if args.smoke else 'bfloat16'}",
+        "eval.max_problems=32", f"eval.max_new_tokens={32 if smoke else 256}", "eval.batch_size=32",
+        f"eval.dtype={'float32' if smoke else 'bfloat16'}",
     ]  # fmt: skip
     part = run_part("eval_hf", [sys.executable, "-m", "openrs.evaluate", *eval_args], 180, work)
     if part["exit_code"] == 0:
         results = json.loads((eval_dir / "results.json").read_text())
         part.update(tokens_per_s=results["tokens_per_s"], wall_time_s=results["wall_time_s"])
-    report["parts"]["eval_hf"] = part
-    save()
-    print(json.dumps(report, indent=2, default=str))
-    return 0 if all(p.get("exit_code", 0) == 0 for p in report["parts"].values()) else 1
+    return part
 
 
 if __name__ == "__main__":

@@ -16,5 +16,6 @@ else
 fi
 export HF_HUB_OFFLINE=1 WANDB_MODE=disabled PYTHONUNBUFFERED=1 OPENRS_CACHE=/tmp/openrs-cache
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$DEST/nvidia-smi.txt"
-python3 -c "import torch, transformers, trl; print(torch.__version__, transformers.__version__, trl.__version__)"
-timeout 480 python3 benchmarks/gpu_check.py --out "$DEST/gpu_check.json" --work /tmp/openrs-gpu-check 2>&1 | tail -80
+python3 -c "import torch, transformers, trl, datasets, hydra, math_verify, openrs.run; print(torch.__version__, transformers.__version__, trl.__version__)" \
+    || exit 1  # a missing wheel: stop before the GPU time goes
+timeout 480 python3 benchmarks/gpu_check.py --out "$DEST/gpu_check.json" --work /tmp/openrs-gpu-check "$@" 2>&1 | tail -80

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -140,8 +141,15 @@ def check_machine(cfg: DictConfig, cuda_available: bool, gpu_count: int | None =
             "Nothing was downloaded. On this machine, run the tiny CPU default with `python -m openrs`, or print "
             "this run's full plan with `python -m openrs <same overrides> dry_run=true`."
         )
-    if not cuda_available or gpu_count is None or to_plain(cfg.train.device) == "cpu":
+    if not cuda_available or to_plain(cfg.train.device) == "cpu":
         return
+    if gpu_count is not None:
+        check_gpu_count(cfg, gpu_count, first_machine)
+    check_deepspeed(cfg)
+
+
+def check_gpu_count(cfg: DictConfig, gpu_count: int, first_machine: bool) -> None:
+    """Enough visible GPUs for this machine's training processes (and the vLLM server on the first machine)."""
     server = vllm_server_gpus(cfg) if first_machine else 0
     wanted = processes_per_machine(cfg) + server
     if gpu_count < wanted:
@@ -150,6 +158,34 @@ def check_machine(cfg: DictConfig, cuda_available: bool, gpu_count: int | None =
             f"The layout needs {wanted} GPUs{per_machine} ({processes_per_machine(cfg)} training + {server} for the "
             f"vLLM server) and {gpu_count} are visible. Set launcher.num_processes="
             f"{max(1, gpu_count - server) * cfg.launcher.num_machines}, or use rollout=vllm_colocate."
+        )
+
+
+def uses_deepspeed(accelerate_config: Path) -> bool:
+    """Whether an accelerate config file asks for DeepSpeed (`distributed_type: DEEPSPEED`)."""
+    try:
+        text = accelerate_config.read_text()
+    except OSError:
+        return False
+    return any(line.split("#")[0].replace(" ", "") == "distributed_type:DEEPSPEED" for line in text.splitlines())
+
+
+def deepspeed_installed() -> bool:
+    """Whether the deepspeed package can be imported (found without importing it)."""
+    return importlib.util.find_spec("deepspeed") is not None
+
+
+def check_deepspeed(cfg: DictConfig) -> None:
+    """A GPU launch whose accelerate config uses DeepSpeed needs the deepspeed package: without it `accelerate
+    launch` stops with an ImportError after the launcher's work (seen on a GPU machine, benchmarks/RESULTS.md)."""
+    if to_plain(cfg.launcher.name) != "accelerate" or deepspeed_installed():
+        return
+    config = Path(effective_accelerate_config(cfg))
+    if uses_deepspeed(config):
+        raise ConfigError(
+            f"launcher.accelerate_config={cfg.launcher.accelerate_config} ({config.name}) uses DeepSpeed, which is "
+            "not installed. Install it (`pip install 'openrs[gpu]'`, docs/INSTALL.md), or train with plain DDP: "
+            "launcher.accelerate_config=ddp."
         )
 
 

@@ -102,7 +102,7 @@ def test_gpu_requirements_name_each_offending_key() -> None:
         check_machine(cfg, cuda_available=False)
     for key in ("rollout=vllm_server", "model.dtype=bfloat16", "launcher=accelerate"):
         assert key in str(info.value)
-    check_machine(cfg, cuda_available=True)  # a GPU machine passes
+    check_machine(compose_config("+experiment=exp3", "launcher.accelerate_config=ddp"), cuda_available=True)  # a GPU
 
 
 def test_missing_dataset_column_lists_present_columns(tmp_path) -> None:

@@ -27,7 +27,7 @@ def test_every_part_of_the_gpu_check_runs_and_reports(tmp_path: Path) -> None:
     parts = report["parts"]
     assert "needs a CUDA GPU" in parts["preflight"]["exp3_verdict"]  # this machine has none
     assert parts["preflight"]["hardware"]["gpu_count"] == 0
-    for name, processes in (("grpo_hf", 1), ("accelerate_1gpu", 1)):
+    for name, processes in (("grpo_hf", 1), ("accelerate_1gpu", 1), ("accelerate_zero2", 1)):
         assert parts[name]["status"] == "completed" and parts[name]["processes"] == processes
         assert parts[name]["s_per_step"] > 0 and parts[name]["generated_tokens_per_s"] > 0
     assert parts["accelerate_1gpu"]["steps"] == 2

@@ -103,13 +103,35 @@ def test_server_gpus_must_form_one_tensor_parallel_group() -> None:
     check_config(compose_config("+experiment=exp3", "rollout.server_gpus=2", "rollout.tensor_parallel_size=2"))
 
 
-def test_too_few_gpus_is_refused_before_anything_starts() -> None:
-    from openrs.checks import check_machine
+def test_too_few_gpus_is_refused_before_anything_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import openrs.checks as checks
 
-    # GPU counts are parameters: this machine has none
+    # GPU counts are parameters, and DeepSpeed's presence is faked: this machine has no GPU, so no DeepSpeed
+    monkeypatch.setattr(checks, "deepspeed_installed", lambda: True)
     with pytest.raises(ConfigError, match="needs 4 GPUs"):
-        check_machine(compose_config("+experiment=exp3"), cuda_available=True, gpu_count=2)
-    check_machine(compose_config("+experiment=exp3"), cuda_available=True, gpu_count=4)
+        checks.check_machine(compose_config("+experiment=exp3"), cuda_available=True, gpu_count=2)
+    checks.check_machine(compose_config("+experiment=exp3"), cuda_available=True, gpu_count=4)
+
+
+def test_a_deepspeed_config_without_deepspeed_is_refused_with_the_fix(tmp_path: Path, monkeypatch) -> None:
+    """On a GPU machine without deepspeed, `accelerate launch` with the shipped zero2 config stopped with an
+    ImportError traceback after the launcher's work (the first GPU check, benchmarks/RESULTS.md)."""
+    import openrs.checks as checks
+
+    monkeypatch.setattr(checks, "deepspeed_installed", lambda: False)
+    exp3 = compose_config("+experiment=exp3")
+    with pytest.raises(ConfigError, match=r"launcher.accelerate_config=zero2 .* uses DeepSpeed.*accelerate_config=ddp"):
+        checks.check_machine(exp3, cuda_available=True, gpu_count=4)
+    own = tmp_path / "mine.yaml"
+    own.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: DEEPSPEED  # ZeRO\n")
+    with pytest.raises(ConfigError, match="mine.yaml"):
+        checks.check_machine(compose_config("+experiment=exp3", f"launcher.accelerate_config={own}"), True, 4)
+    for fine in ("launcher.accelerate_config=ddp", "launcher.accelerate_config=null"):
+        checks.check_machine(compose_config("+experiment=exp3", fine), cuda_available=True, gpu_count=4)
+    checks.check_machine(compose_config("+experiment=exp3", "train.device=cpu", "model.dtype=float32",
+                                        "rollout=hf"), cuda_available=False)  # fmt: skip  # CPU: zero2 becomes ddp
+    monkeypatch.setattr(checks, "deepspeed_installed", lambda: True)
+    checks.check_machine(exp3, cuda_available=True, gpu_count=4)
 
 
 def test_server_mode_is_refused_on_cpu_with_the_reason() -> None:
@@ -218,12 +240,14 @@ def launch_on_fake_gpus(overrides: list[str], gpus: int, run_dir: Path, monkeypa
     Returns the captured (argv, env) of the training command."""
     import torch
 
+    import openrs.checks as checks
     import openrs.launch as launch_module
     import openrs.run as run_module
 
     port = free_port()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    monkeypatch.setattr(checks, "deepspeed_installed", lambda: True)  # DeepSpeed cannot be installed without CUDA
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setattr(launch_module, "vllm_server_argv", lambda cfg, path: [sys.executable, "-c", HEALTH_SERVER,
                                                                                str(port)])  # fmt: skip
