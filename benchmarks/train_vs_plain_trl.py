@@ -26,7 +26,8 @@ For every run these times are recorded:
 The variants run ``--repeats`` times in alternating order (ABCD, DCBA, ...). The script prints every run, the
 medians and the ratios openrs/plain of the medians. It then checks that the runs really are the same run: the rows'
 SHA-256 fingerprint (openrs's data_report recipe), the per-step ``num_tokens`` trajectory of every run, and the
-saved ``training_args.bin`` of openrs vs the plain script (fields that differ are listed).
+saved ``training_args.bin`` of openrs vs the plain script (fields that differ are listed). When any of them differs the
+script prints no ratio and exits 1: two different runs cannot be compared.
 
 How to run
 ----------
@@ -127,6 +128,9 @@ config = GRPOConfig(
     save_strategy="steps",
     save_steps=20,
     save_total_limit=2,
+    eval_strategy="no",  # as openrs without a validation split; eval_steps and the eval batch as openrs sets them
+    eval_steps=20,
+    per_device_eval_batch_size=16,
     report_to=cli.report_to,
     log_completions=False,
     num_generations=8,
@@ -337,8 +341,9 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def report(runs: list[Run]) -> str:
-    """Per-run table, medians per variant and openrs/plain ratios of the medians."""
+def report(runs: list[Run], same_run: bool) -> str:
+    """Per-run table, medians per variant and openrs/plain ratios of the medians (only when every variant trained
+    the same run: a ratio between two different runs measures nothing)."""
     per_run = table(
         ["variant", "repeat", "order", "e2e s", "run s", "train s", "outside run s", "cpu s", "other cpu s"],
         [
@@ -373,6 +378,8 @@ def report(runs: list[Run]) -> str:
             [f"{framework}/wandb ÷ {framework}/none", *(fmt(ratio(w[k], n[k]), 3) for k in ("e2e", "run", "train"))]
             + [fmt(None if w["e2e"] is None or n["e2e"] is None else w["e2e"] - n["e2e"])]
         )
+    if not same_run:
+        return f"{per_run}\n\n{medians}\n\nNO RATIOS: the variants did not train the same run (see the checks below)."
     ratios = table(["ratio of medians", "e2e", "run", "train", "e2e difference s"], ratio_rows)
     return f"{per_run}\n\n{medians}\n\n{ratios}"
 
@@ -386,13 +393,15 @@ def training_args_diff(openrs_dir: Path, plain_dir: Path) -> dict[str, tuple[Any
         return args.to_dict()
 
     a, b = load(openrs_dir), load(plain_dir)
-    skip = {"output_dir", "logging_dir"}
+    skip = {"output_dir", "logging_dir", "run_name"}  # where and under which label: not what is trained
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in skip and a.get(k) != b.get(k)}
 
 
-def verify(runs: list[Run]) -> list[str]:
-    """Checks that all variants trained the same run; returns the lines to print."""
+def verify(runs: list[Run]) -> tuple[list[str], bool]:
+    """Checks that all variants trained the same run: the lines to print, and whether they did (same data
+    fingerprint, same num_tokens trajectory, no differing training argument)."""
     lines = []
+    same = True
     busy = [r for r in runs if r.other_cpu_s is not None and r.other_cpu_s > 0.05 * r.e2e_s]
     if busy:
         names = ", ".join(f"{r.variant}#{r.repeat} ({r.other_cpu_s:.1f}s)" for r in busy)
@@ -403,19 +412,22 @@ def verify(runs: list[Run]) -> list[str]:
     if len(fingerprints) == 1:
         lines.append(f"data fingerprint: identical in all {len(runs)} runs ({next(iter(fingerprints))[:16]})")
     else:
+        same = False
         lines.append(f"data fingerprint: DIFFER across runs {sorted(map(str, fingerprints))}")
     trajectories = {tuple(r.num_tokens) for r in runs}
     if len(trajectories) == 1:
         lines.append(f"num_tokens per step: identical in all {len(runs)} runs (same generations)")
     else:
+        same = False
         by_variant = {r.variant + f"#{r.repeat}": r.num_tokens[-1:] for r in runs}
         lines.append(f"num_tokens per step: DIFFER across runs (last values {by_variant})")
     first = {r.variant: Path(r.run_dir) for r in reversed(runs)}
     for logger in ("none", "wandb"):
         diff = training_args_diff(first[f"openrs/{logger}"], first[f"plain/{logger}"])
+        same = same and not diff
         shown = "; ".join(f"{k}: openrs={v[0]!r} plain={v[1]!r}" for k, v in diff.items()) or "none"
         lines.append(f"training_args.bin openrs/{logger} vs plain/{logger}, differing fields: {shown}")
-    return lines
+    return lines, same
 
 
 def parse_args() -> argparse.Namespace:
@@ -457,10 +469,11 @@ def main() -> int:
                     f"train {fmt(run.train_s):>6}s  cpu {run.cpu_s:6.2f}s  other cpu {fmt(run.other_cpu_s):>6}s",
                     flush=True,
                 )
+        checks, same_run = verify(runs)
         print()
-        print(report(runs))
+        print(report(runs, same_run))
         print()
-        print("\n".join(verify(runs)))
+        print("\n".join(checks))
         if args.json:
             args.json.write_text(json.dumps([asdict(r) for r in runs], indent=2) + "\n", encoding="utf-8")
     finally:
@@ -468,7 +481,7 @@ def main() -> int:
             print(f"run dirs kept in {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
-    return 0
+    return 0 if same_run else 1
 
 
 if __name__ == "__main__":
