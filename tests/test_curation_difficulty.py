@@ -22,6 +22,7 @@ from openrs.generation import (
     vllm_sampling_kwargs,
     vllm_token_prompts,
 )
+from tests.answering_model import answering_model
 
 MISSING_MODEL = "no-such-org/no-such-model"
 VERIFY = {"verify_workers": 1}  # one verification worker: this box has 2 cores and is shared
@@ -105,7 +106,70 @@ def test_chat_prompt_uses_the_template_with_the_generation_prompt(tiny_generator
     assert chat_prompt(tokenizer, "What is 2 + 2?", None).startswith("<|im_start|>user\n")
 
 
+# --- a model that answers 5 to everything: known pass rates through the real hf generator and verifier -------------
+
+
+@pytest.fixture(scope="module")
+def answers_five(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(answering_model(tmp_path_factory.mktemp("answers_five") / "model", "5"))
+
+
+def test_pass_rates_from_a_real_model_through_the_real_generator(answers_five: str) -> None:
+    rows = [
+        {"id": "five", "problem": "What is 2 + 3?", "source": "s", "answer": "5"},
+        {"id": "six", "problem": "What is 2 + 4?", "source": "s", "answer": "6"},
+        {"id": "half", "problem": "What is 10 / 2?", "source": "s", "answer": "\\frac{10}{2}"},  # 5 in another form
+    ]
+    out = difficulty(rows, model=answers_five, k=3, max_new_tokens=8, band=(0.5, 1), seed=0, **VERIFY)
+    assert [(r["id"], r["pass_rate"], r["pass_k"]) for r in out.rows] == [("five", 1.0, 3), ("half", 1.0, 3)]
+    assert [(r.row["id"], r.reason, r.detail) for r in out.removed] == [("six", "too hard", {"pass_rate": 0.0})]
+    assert out.extra["completions"] == 9 and out.extra["verdicts"] == {"correct": 6, "wrong": 3}
+    assert out.extra["model"] == answers_five and out.extra["backend"] == "hf"
+    assert out.extra["pass_rate_histogram"] == {"0": 1, "0.3333": 0, "0.6667": 0, "1": 2}
+    # "\\boxed", "{", "5", "}" and the end-of-sequence token per completion: the generator's own token count
+    assert out.extra["generated_tokens"] == 9 * 5
+
+
+def test_gold_column_and_fallback_to_solution(answers_five: str) -> None:
+    rows = [
+        {"id": "a", "problem": "a", "source": "s", "final": "7", "answer": "5"},
+        {"id": "b", "problem": "b", "source": "s", "answer": None, "solution": "It is \\boxed{5}."},
+    ]
+    out = difficulty(rows, model=answers_five, k=2, max_new_tokens=8, gold_column="final", **VERIFY)
+    assert [r["pass_rate"] for r in out.rows] == [0.0, 1.0]  # "a" against final=7, not answer=5; "b" its solution
+
+
+def test_unparseable_or_missing_gold_is_removed_without_sampling() -> None:
+    rows = [
+        {"id": "words", "problem": "words", "source": "s", "answer": "the colour of the sky on a sunny day"},
+        {"id": "fine", "problem": "What is 2 + 3?", "source": "s", "answer": "5"},
+        {"id": "none", "problem": "none", "source": "s", "answer": "  ", "solution": None},
+        {"id": "absent", "problem": "absent", "source": "s"},
+    ]
+    out = difficulty(rows, model="openrs-tiny", k=2, max_new_tokens=8, **VERIFY)
+    assert [r["id"] for r in out.rows] == ["fine"] and out.rows[0]["pass_rate"] == 0.0  # random weights
+    assert [(r.row["id"], r.reason, r.detail) for r in out.removed] == [
+        ("words", "unparseable gold", {"gold": "the colour of the sky on a sunny day"}),
+        ("none", "unparseable gold", {"gold": None}),
+        ("absent", "unparseable gold", {"gold": None}),
+    ]
+    assert out.extra["rows_sampled"] == 1 and out.extra["completions"] == 2  # only the parseable row was sampled
+
+
+def test_reuse_existing_false_recomputes(answers_five: str) -> None:
+    rows = [{"id": "p", "problem": "p", "source": "s", "answer": "5", "pass_rate": 0.0}]
+    kept = difficulty(rows, model=answers_five, k=2, max_new_tokens=8, band=(0, 0.5), **VERIFY)
+    assert kept.rows[0]["pass_rate"] == 0.0 and kept.extra["completions"] == 0  # reused: nothing sampled
+    out = difficulty(rows, model=answers_five, k=2, max_new_tokens=8, band=(0, 0.5), reuse_existing=False, **VERIFY)
+    assert out.rows == [] and [(r.reason, r.detail, r.row["pass_k"]) for r in out.removed] == [
+        ("too easy", {"pass_rate": 1.0}, 2)
+    ]
+
+
 # --- a scripted generator: known completions through the real verifier ---------------------------------------------
+# The one test that needs a fake generator: a mix of 0 to 4 right answers out of 4 per problem (to put rows exactly on
+# both band edges) needs completions chosen per sample, which no model here produces on demand; it also records the
+# sampling arguments and the load_generator call, which a real backend does not expose.
 
 
 class FakeTokenizer:
@@ -190,42 +254,6 @@ def test_pass_rates_and_band_reasons_from_known_completions(scripted) -> None:
     assert (backend, model, kwargs["seed"], kwargs["batch_size"]) == ("hf", "m", 3, 16)
 
 
-def test_gold_column_and_fallback_to_solution(scripted) -> None:
-    scripted({"a": ["\\boxed{5}", "\\boxed{7}"], "b": ["\\boxed{5}", "\\boxed{5}"]})
-    rows = [
-        {"id": "a", "problem": "a", "source": "s", "final": "7", "answer": "5"},
-        {"id": "b", "problem": "b", "source": "s", "answer": None, "solution": "It is \\boxed{5}."},
-    ]
-    out = difficulty(rows, model="m", k=2, gold_column="final", **VERIFY)
-    assert [r["pass_rate"] for r in out.rows] == [0.5, 1.0]  # "a" against final=7; "b" against its solution
-
-
-def test_unparseable_or_missing_gold_is_removed_without_sampling(scripted) -> None:
-    generator = scripted({"fine": ["\\boxed{5}", "no"]})
-    rows = [
-        {"id": "words", "problem": "words", "source": "s", "answer": "the colour of the sky on a sunny day"},
-        {"id": "fine", "problem": "fine", "source": "s", "answer": "5"},
-        {"id": "none", "problem": "none", "source": "s", "answer": "  ", "solution": None},
-        {"id": "absent", "problem": "absent", "source": "s"},
-    ]
-    out = difficulty(rows, model="m", k=2, **VERIFY)
-    assert [r["id"] for r in out.rows] == ["fine"] and out.rows[0]["pass_rate"] == 0.5
-    assert [(r.row["id"], r.reason, r.detail) for r in out.removed] == [
-        ("words", "unparseable gold", {"gold": "the colour of the sky on a sunny day"}),
-        ("none", "unparseable gold", {"gold": None}),
-        ("absent", "unparseable gold", {"gold": None}),
-    ]
-    [(prompts, _, _)] = generator.calls
-    assert len(prompts) == 1  # only the parseable row was sampled
-
-
-def test_reuse_existing_false_recomputes(scripted) -> None:
-    scripted({"p": ["\\boxed{1}", "\\boxed{1}"]})
-    rows = [{"id": "p", "problem": "p", "source": "s", "answer": "2", "pass_rate": 1.0}]
-    out = difficulty(rows, model="m", k=2, band=(0, 0.5), reuse_existing=False, **VERIFY)
-    assert out.rows[0]["pass_rate"] == 0.0 and out.rows[0]["pass_k"] == 2
-
-
 # --- reuse_existing: no model at all --------------------------------------------------------------------------------
 
 
@@ -280,11 +308,6 @@ def test_an_existing_pass_rate_outside_0_1_is_an_error(no_model) -> None:
 
 # --- vLLM -----------------------------------------------------------------------------------------------------------
 
-# vLLM 0.30's names: LLM(model, *, tensor_parallel_size, dtype, seed, gpu_memory_utilization, ...) and the
-# SamplingParams fields n, temperature, top_p, seed, max_tokens.
-LLM_KWARGS = {"model", "dtype", "gpu_memory_utilization", "tensor_parallel_size", "seed"}
-SAMPLING_FIELDS = {"n", "temperature", "top_p", "max_tokens", "seed"}
-
 
 def test_vllm_kwargs_translation() -> None:
     engine = vllm_engine_kwargs("/models/x", dtype="auto", gpu_memory_utilization=0.8, tensor_parallel_size=2, seed=5)
@@ -295,20 +318,26 @@ def test_vllm_kwargs_translation() -> None:
         "tensor_parallel_size": 2,
         "seed": 5,
     }
-    assert set(engine) == LLM_KWARGS
     explicit = vllm_engine_kwargs("m", dtype="float16", gpu_memory_utilization=0.9, tensor_parallel_size=1, seed=0)
     assert explicit["dtype"] == "float16"
     sampling = vllm_sampling_kwargs(4, Sampling(temperature=0.6, top_p=0.95, max_new_tokens=1024, seed=9))
     assert sampling == {"n": 4, "temperature": 0.6, "top_p": 0.95, "max_tokens": 1024, "seed": 9}
-    assert set(sampling) == SAMPLING_FIELDS
 
 
-def test_vllm_kwargs_match_the_installed_vllm() -> None:
-    vllm = pytest.importorskip("vllm")  # GPU machines only
-    llm_params = inspect.signature(vllm.LLM.__init__).parameters
-    assert LLM_KWARGS <= set(llm_params)
-    sampling = vllm.SamplingParams(**vllm_sampling_kwargs(3, Sampling(max_new_tokens=7, seed=1)))
-    assert (sampling.n, sampling.max_tokens, sampling.seed) == (3, 7, 1)
+@pytest.mark.vllm
+def test_vllm_kwargs_are_accepted_by_the_installed_vllm() -> None:
+    """vLLM itself is the expectation: its engine arguments and sampling parameters take exactly these names (an
+    unknown keyword is a TypeError) and hold the values given. `LLM(**kwargs)` forwards them to `EngineArgs`."""
+    import vllm
+
+    engine = vllm_engine_kwargs("/models/x", dtype="auto", gpu_memory_utilization=0.8, tensor_parallel_size=2, seed=5)
+    args = vllm.EngineArgs(**engine)
+    assert (args.model, args.dtype, args.gpu_memory_utilization, args.tensor_parallel_size, args.seed) == (
+        "/models/x", "bfloat16", 0.8, 2, 5,
+    )  # fmt: skip
+    assert set(engine) <= set(inspect.signature(vllm.LLM.__init__).parameters)  # named, not swallowed by **kwargs
+    sampling = vllm.SamplingParams(**vllm_sampling_kwargs(3, Sampling(temperature=0.6, top_p=0.9, max_new_tokens=7)))
+    assert (sampling.n, sampling.temperature, sampling.top_p, sampling.max_tokens) == (3, 0.6, 0.9, 7)
 
 
 def test_vllm_prompts_are_token_ids_without_added_special_tokens() -> None:

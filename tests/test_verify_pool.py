@@ -1,4 +1,9 @@
-"""Bounded-time verification: adversarial completions, hung and dead workers, threads, batching."""
+"""Bounded-time verification: adversarial completions, hung and dead workers, threads, batching.
+
+No wall-time asserts here (shared 2-core machines make them flaky): an item past the limit shows as a TIMEOUT verdict,
+a kill in `pool.kills` and a replaced worker process. The latency per adversarial item is measured by
+`benchmarks/rewards.py` (its "adversarial" workload).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,6 @@ from openrs.rewards.math_verify_utils import Verdict
 from openrs.rewards.verify_pool import VerifierPool, check_golds, default_workers, get_pool
 
 LIMIT_S = 1.0
-# Pipes, pickling a 1 MB string and killing a process take a little beyond the limit; a loaded 2-core CI box is slow.
-SLACK_S = 1.0
 
 
 class MetricSink:
@@ -42,6 +45,9 @@ ADVERSARIAL = {
     ),
     "control_chars": "\x00\x01\x1b[31m\\boxed{\x00}\u202e\ufffd",
 }
+UNBOUNDED = {"power_tower", "boxed_nested_braces"}  # sympy / the parser would run for ever: always cut at the limit
+QUICK = {"control_chars", "empty", "malformed_latex", "non_utf8_junk", "unclosed_boxed"}  # ~0.02 s: never cut
+# the rest (1 MB of braces, 100k digits) take a good part of the limit: cut or judged, depending on the machine
 
 
 @pytest.fixture(scope="module")
@@ -61,39 +67,38 @@ def own_pool() -> Iterator[VerifierPool]:
 
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
-def test_adversarial_completion_costs_at_most_the_limit_and_scores_zero(warm_accuracy, name: str):
+def test_adversarial_completion_is_cut_at_the_limit_or_judged_and_scores_zero(warm_accuracy, name: str):
     sink = MetricSink()
-    started = time.monotonic()
     rewards = warm_accuracy([ADVERSARIAL[name]], solution=[f"{420 + len(name)}"], log_metric=sink)
-    elapsed = time.monotonic() - started
     assert rewards == [0.0]
-    assert elapsed < LIMIT_S + SLACK_S, f"{name} took {elapsed:.2f}s"
-    if name == "power_tower":  # sympy would evaluate the tower for ever
+    assert sink.values["accuracy/verify_errors"] == [0]
+    if name in UNBOUNDED:
         assert sink.values["accuracy/verify_timeouts"] == [1]
+    elif name in QUICK:
+        assert sink.values["accuracy/verify_timeouts"] == [0]
 
 
 def test_adversarial_batch_is_bounded_and_correct_answers_still_score(warm_accuracy):
     completions = list(ADVERSARIAL.values()) + ["so \\boxed{421}"]
     golds = ["421"] * len(completions)
-    started = time.monotonic()
-    rewards = warm_accuracy(completions, solution=golds)
-    elapsed = time.monotonic() - started
-    assert rewards == [0.0] * len(ADVERSARIAL) + [1.0]
-    # 2 workers share the items; each item is bounded by the limit.
-    assert elapsed < len(completions) * LIMIT_S / 2 + SLACK_S
+    sink = MetricSink()
+    rewards = warm_accuracy(completions, solution=golds, log_metric=sink)
+    assert rewards == [0.0] * len(ADVERSARIAL) + [1.0]  # the items cut at the limit do not take the others down
+    assert len(UNBOUNDED) <= sink.values["accuracy/verify_timeouts"][0] <= len(ADVERSARIAL) - len(QUICK)
 
 
 def test_verification_from_worker_threads_is_bounded(warm_accuracy):
+    sinks = [MetricSink(), MetricSink()]
     with ThreadPoolExecutor(max_workers=2) as executor:
-        started = time.monotonic()
         futures = [
-            executor.submit(warm_accuracy, [ADVERSARIAL["power_tower"], "\\boxed{7}"], solution=["7", "7"])
-            for _ in range(2)
+            executor.submit(
+                warm_accuracy, [ADVERSARIAL["power_tower"], "\\boxed{7}"], solution=["7", "7"], log_metric=sink
+            )
+            for sink in sinks
         ]
         results = [future.result(timeout=60) for future in futures]
-        elapsed = time.monotonic() - started
-    assert results == [[0.0, 1.0], [0.0, 1.0]]
-    assert elapsed < 2 * LIMIT_S + 2 * SLACK_S  # calls are serialised on the shared pool
+    assert results == [[0.0, 1.0], [0.0, 1.0]]  # calls from two threads share the pool and each gets its own verdicts
+    assert [sink.values["accuracy/verify_timeouts"] for sink in sinks] == [[1], [1]]
 
 
 def _signal_workers(pool: VerifierPool, signum: int) -> list[int]:
@@ -107,16 +112,17 @@ def test_item_past_the_limit_is_killed_and_the_rest_of_its_task_goes_on():
     pool = VerifierPool(2, soft_limit_fraction=None)  # no soft timer: only the parent's kill can stop the tower
     try:
         pool.warm_up()
+        first_pids = {worker.process.pid for worker in pool._workers}
         tower = ADVERSARIAL["power_tower"]
         texts = [tower, "\\boxed{3}", "\\boxed{4}", tower + " ", "\\boxed{5}", "\\boxed{3}"]
-        started = time.monotonic()
         verdicts = pool.judge(["3"] * 6, texts, LIMIT_S)
-        elapsed = time.monotonic() - started
         # One task per text: each tower is killed at the limit while the other worker judges the rest.
         timeout, correct, wrong = Verdict.TIMEOUT, Verdict.CORRECT, Verdict.WRONG
         assert verdicts == [timeout, correct, wrong, timeout, wrong, correct]
         assert pool.kills == 2
-        assert elapsed < LIMIT_S + 2 * SLACK_S  # the towers overlap on the two workers
+        # the second tower went to the other worker while the first was stuck: both original processes were killed
+        # (run one after the other on one worker, the other worker would have survived)
+        assert len(first_pids) == 2 and not first_pids & {worker.process.pid for worker in pool._workers}
     finally:
         pool.close()
 
@@ -124,9 +130,7 @@ def test_item_past_the_limit_is_killed_and_the_rest_of_its_task_goes_on():
 def test_hung_worker_during_gold_parse_gives_none_and_the_gold_is_tried_again(own_pool: VerifierPool):
     own_pool.warm_up()
     stopped = _signal_workers(own_pool, signal.SIGSTOP)  # a stopped process answers nothing, like one stuck in C
-    started = time.monotonic()
     verdicts = own_pool.judge(["3"] * 4, ["\\boxed{3}"] * 2 + ["\\boxed{4}"] * 2, LIMIT_S)
-    assert time.monotonic() - started < LIMIT_S + SLACK_S
     assert verdicts == [Verdict.GOLD_UNPARSEABLE] * 4
     assert own_pool.kills == 2
     assert not any(worker.process.pid in stopped for worker in own_pool._workers)
@@ -150,10 +154,8 @@ def test_dead_workers_are_replaced_without_losing_items(own_pool: VerifierPool):
 def test_repeated_pairs_are_answered_from_the_cache(own_pool: VerifierPool):
     texts, golds = ["\\boxed{2}", "\\boxed{3}"], ["2", "2"]
     assert own_pool.judge(golds, texts, LIMIT_S) == [Verdict.CORRECT, Verdict.WRONG]
-    _signal_workers(own_pool, signal.SIGSTOP)  # a cache miss would now cost a timeout
-    started = time.monotonic()
+    _signal_workers(own_pool, signal.SIGSTOP)  # a cache miss would now reach a stopped worker: a timeout and a kill
     assert own_pool.judge(golds, texts, LIMIT_S) == [Verdict.CORRECT, Verdict.WRONG]
-    assert time.monotonic() - started < 0.5
     assert own_pool.kills == 0
 
 
