@@ -185,25 +185,8 @@ def benchmark_stats(
     others (naming it), and on ``ks`` outside ``1..k``.
     """
     _check_bootstrap_args(n_boot, confidence)
-    if not correct:
-        raise ValueError("benchmark_stats: no problems")
-    ids = sorted(correct)
-    flags = {pid: _flags(pid, correct[pid]) for pid in ids}
-    k = len(flags[ids[0]])
-    for pid in ids:
-        if len(flags[pid]) != k:
-            raise ValueError(
-                f"benchmark_stats: problem {pid!r} has {len(flags[pid])} samples but problem {ids[0]!r} has {k}; "
-                "every problem needs the same number of samples"
-            )
-    if ks is None:
-        ks = _default_ks(k)
-    else:
-        ks = list(dict.fromkeys(int(j) for j in ks))
-        bad = [j for j in ks if not 1 <= j <= k]
-        if bad:
-            raise ValueError(f"benchmark_stats: ks {bad} outside 1..{k} (the number of samples per problem)")
-
+    ids, flags, k = _same_size_samples(correct)
+    ks = _default_ks(k) if ks is None else _checked_ks(ks, k)
     n_correct = np.array([sum(flags[pid]) for pid in ids])
     means = n_correct / k
     n = len(ids)
@@ -218,17 +201,53 @@ def benchmark_stats(
         "pass@k": {str(j): float(np.mean([pass_at_k(k, int(c), j) for c in n_correct])) for j in ks},
     }
     if answers is not None:
-        if set(answers) != set(correct):
-            raise ValueError(
-                f"benchmark_stats: answers and correct cover different problems: {_id_mismatch(correct, answers)}"
-            )
-        votes = []
-        for pid in ids:
-            if len(answers[pid]) != k:
-                raise ValueError(f"benchmark_stats: problem {pid!r} has {len(answers[pid])} answers but {k} samples")
-            votes.append(majority_correct(answers[pid], flags[pid]))
-        result["maj@k"] = float(np.mean(votes))
+        result["maj@k"] = _majority_rate(answers, correct, ids, flags, k)
     return result
+
+
+def _same_size_samples(correct: Mapping[str, Sequence[bool]]) -> tuple[list[str], dict[str, list[bool]], int]:
+    """The sorted problem ids, each problem's flags and the common sample count ``k``; raises on a mismatch."""
+    if not correct:
+        raise ValueError("benchmark_stats: no problems")
+    ids = sorted(correct)
+    flags = {pid: _flags(pid, correct[pid]) for pid in ids}
+    k = len(flags[ids[0]])
+    for pid in ids:
+        if len(flags[pid]) != k:
+            raise ValueError(
+                f"benchmark_stats: problem {pid!r} has {len(flags[pid])} samples but problem {ids[0]!r} has {k}; "
+                "every problem needs the same number of samples"
+            )
+    return ids, flags, k
+
+
+def _checked_ks(ks: Sequence[int], k: int) -> list[int]:
+    """The requested pass@k sizes as ints, duplicates dropped in order; raises on any outside ``1..k``."""
+    ks = list(dict.fromkeys(int(j) for j in ks))
+    bad = [j for j in ks if not 1 <= j <= k]
+    if bad:
+        raise ValueError(f"benchmark_stats: ks {bad} outside 1..{k} (the number of samples per problem)")
+    return ks
+
+
+def _majority_rate(
+    answers: Mapping[str, Sequence[str | None]],
+    correct: Mapping[str, Sequence[bool]],
+    ids: list[str],
+    flags: dict[str, list[bool]],
+    k: int,
+) -> float:
+    """maj@k: the share of problems whose majority answer is correct; raises when ``answers`` does not match."""
+    if set(answers) != set(correct):
+        raise ValueError(
+            f"benchmark_stats: answers and correct cover different problems: {_id_mismatch(correct, answers)}"
+        )
+    votes = []
+    for pid in ids:
+        if len(answers[pid]) != k:
+            raise ValueError(f"benchmark_stats: problem {pid!r} has {len(answers[pid])} answers but {k} samples")
+        votes.append(majority_correct(answers[pid], flags[pid]))
+    return float(np.mean(votes))
 
 
 def average_stats(per_benchmark: Mapping[str, dict]) -> dict:

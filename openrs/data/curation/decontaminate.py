@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from openrs.data.curation.base import Removal, Row, StepOutput
 
@@ -32,6 +32,15 @@ _SNIPPET = 200
 _TOKEN = re.compile(r"[^\W\d_]+|\d+|\S")
 
 NGram = tuple[str, ...]
+
+
+class _BenchmarkProblem(NamedTuple):
+    """One benchmark problem as the overlap check needs it."""
+
+    benchmark: str
+    id: Any
+    problem: str
+    ngram_count: int
 
 
 def tokenize(text: str) -> list[str]:
@@ -70,54 +79,20 @@ def decontaminate(
     if ngram < 1:
         raise ValueError(f"ngram must be at least 1, got {ngram}")
 
-    # Benchmark problems, numbered in the order given: (name, id, problem text, n-gram count).
-    problems: list[tuple[str, Any, str, int]] = []
-    index: dict[NGram, list[int]] = {}
-    for name, items in benchmarks.items():
-        for position, item in enumerate(items):
-            if "id" not in item or "problem" not in item:
-                raise ValueError(f"benchmark {name!r} problem {position} needs 'id' and 'problem' (has {sorted(item)})")
-            grams = ngrams(tokenize(item["problem"]), ngram)
-            b = len(problems)
-            problems.append((name, item["id"], item["problem"], len(grams)))
-            for gram in grams:
-                index.setdefault(gram, []).append(b)
-
+    problems, index = _index_benchmarks(benchmarks, ngram)
     kept: list[Row] = []
     removed: list[Removal] = []
     hits: list[dict[str, Any]] = []
     per_benchmark = dict.fromkeys(benchmarks, 0)
     for row in rows:
-        grams = ngrams(tokenize(row["problem"]), ngram)
-        shared: Counter[int] = Counter()
-        for gram in grams:
-            postings = index.get(gram)
-            if postings:
-                shared.update(postings)
-        row_hits = []
-        for b, count in shared.items():
-            overlap = count / min(len(grams), problems[b][3])
-            if overlap >= threshold:
-                row_hits.append((-overlap, b))
-        if not row_hits:
+        matches = _matches(ngrams(tokenize(row["problem"]), ngram), index, problems, threshold)
+        if not matches:
             kept.append(row)
             continue
-        row_hits.sort()
-        for neg_overlap, b in row_hits:
-            name, bench_id, _, _ = problems[b]
-            hits.append(
-                {"id": row["id"], "benchmark": name, "benchmark_id": bench_id, "overlap": round(-neg_overlap, 3)}
-            )
-        neg_overlap, b = row_hits[0]
-        name, bench_id, bench_problem, _ = problems[b]
-        detail = {
-            "benchmark": name,
-            "benchmark_id": bench_id,
-            "overlap": round(-neg_overlap, 3),
-            "benchmark_problem": str(bench_problem)[:_SNIPPET],
-        }
-        removed.append(Removal(row, REASON_PREFIX + name, detail))
-        per_benchmark[name] += 1
+        hits.extend(_hit(row, problem, overlap) for problem, overlap in matches)
+        best, overlap = matches[0]
+        removed.append(_removal(row, best, overlap))
+        per_benchmark[best.benchmark] += 1
 
     extra = {
         "input": len(rows),
@@ -130,3 +105,61 @@ def decontaminate(
         "hits": hits,
     }
     return StepOutput(rows=kept, removed=removed, extra=extra)
+
+
+def _index_benchmarks(
+    benchmarks: Mapping[str, Sequence[Mapping[str, Any]]], ngram: int
+) -> tuple[list[_BenchmarkProblem], dict[NGram, list[int]]]:
+    """The benchmark problems, numbered in the order given, and an inverted index from n-gram to their numbers."""
+    problems: list[_BenchmarkProblem] = []
+    index: dict[NGram, list[int]] = {}
+    for name, items in benchmarks.items():
+        for position, item in enumerate(items):
+            if "id" not in item or "problem" not in item:
+                raise ValueError(f"benchmark {name!r} problem {position} needs 'id' and 'problem' (has {sorted(item)})")
+            grams = ngrams(tokenize(item["problem"]), ngram)
+            b = len(problems)
+            problems.append(_BenchmarkProblem(name, item["id"], item["problem"], len(grams)))
+            for gram in grams:
+                index.setdefault(gram, []).append(b)
+    return problems, index
+
+
+def _matches(
+    grams: set[NGram], index: dict[NGram, list[int]], problems: list[_BenchmarkProblem], threshold: float
+) -> list[tuple[_BenchmarkProblem, float]]:
+    """``(problem, overlap)`` for every benchmark problem overlapping ``grams`` by ``>= threshold``, best first
+    (ties in the order given)."""
+    shared: Counter[int] = Counter()
+    for gram in grams:
+        postings = index.get(gram)
+        if postings:
+            shared.update(postings)
+    ranked = []
+    for b, count in shared.items():
+        overlap = count / min(len(grams), problems[b].ngram_count)
+        if overlap >= threshold:
+            ranked.append((-overlap, b))
+    ranked.sort()
+    return [(problems[b], -neg_overlap) for neg_overlap, b in ranked]
+
+
+def _hit(row: Row, problem: _BenchmarkProblem, overlap: float) -> dict[str, Any]:
+    """The ``extra["hits"]`` record of one (row, benchmark problem) pair."""
+    return {
+        "id": row["id"],
+        "benchmark": problem.benchmark,
+        "benchmark_id": problem.id,
+        "overlap": round(overlap, 3),
+    }
+
+
+def _removal(row: Row, problem: _BenchmarkProblem, overlap: float) -> Removal:
+    """The removal of ``row`` as contaminated by its best match ``problem``."""
+    detail = {
+        "benchmark": problem.benchmark,
+        "benchmark_id": problem.id,
+        "overlap": round(overlap, 3),
+        "benchmark_problem": str(problem.problem)[:_SNIPPET],
+    }
+    return Removal(row, REASON_PREFIX + problem.benchmark, detail)

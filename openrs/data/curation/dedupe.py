@@ -159,10 +159,7 @@ def dedupe(
         raise ValueError(f"ngram must be at least 1, got {ngram}")
 
     keys = [normalize_problem(row["problem"]) for row in rows]
-    # key -> index of the row that first had it (that row is the representative of the key).
-    first_of: dict[str, int] = {}
-    for i, key in enumerate(keys):
-        first_of.setdefault(key, i)
+    first_of = _first_occurrences(keys)
     firsts = sorted(first_of.values())
 
     # verdict[i] for a first occurrence i: None (kept) or (index of the kept row it duplicates, similarity).
@@ -183,6 +180,27 @@ def dedupe(
                 )
             )
 
+    kept, removed, examples = _apply_verdicts(rows, keys, first_of, verdict)
+    extra.update(_counts(rows, kept, removed))
+    extra.update(threshold=threshold, same_numbers=same_numbers, ngram=ngram, examples=examples)
+    return StepOutput(rows=kept, removed=removed, extra=extra)
+
+
+def _first_occurrences(keys: list[str]) -> dict[str, int]:
+    """Each key -> index of the row that first had it (that row is the representative of the key)."""
+    first_of: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        first_of.setdefault(key, i)
+    return first_of
+
+
+def _apply_verdicts(
+    rows: Sequence[Row],
+    keys: list[str],
+    first_of: dict[str, int],
+    verdict: dict[int, tuple[int, float] | None],
+) -> tuple[list[Row], list[Removal], dict[str, list[dict[str, Any]]]]:
+    """Split the rows into kept and removed (exact or near duplicates), with a few example pairs per reason."""
     kept: list[Row] = []
     removed: list[Removal] = []
     examples: dict[str, list[dict[str, Any]]] = {EXACT: [], NEAR: []}
@@ -202,20 +220,17 @@ def dedupe(
             examples[reason].append(
                 {"id": row["id"], **detail, "problem": _snippet(row["problem"]), "kept": _snippet(rows[of]["problem"])}
             )
+    return kept, removed, examples
 
-    extra.update(
-        {
-            "input": len(rows),
-            "kept": len(kept),
-            "exact_duplicates": sum(r.reason == EXACT for r in removed),
-            "near_duplicates": sum(r.reason == NEAR for r in removed),
-            "threshold": threshold,
-            "same_numbers": same_numbers,
-            "ngram": ngram,
-            "examples": examples,
-        }
-    )
-    return StepOutput(rows=kept, removed=removed, extra=extra)
+
+def _counts(rows: Sequence[Row], kept: list[Row], removed: list[Removal]) -> dict[str, int]:
+    """The step's row counts: input, kept, and removed as exact and as near duplicates."""
+    return {
+        "input": len(rows),
+        "kept": len(kept),
+        "exact_duplicates": sum(r.reason == EXACT for r in removed),
+        "near_duplicates": sum(r.reason == NEAR for r in removed),
+    }
 
 
 def _near_pass(
