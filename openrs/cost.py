@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from omegaconf import DictConfig
-
-from openrs.plan import to_plain, training_processes, vllm_server_gpus
+from openrs.config import OpenRSConfig
 
 __all__ = ["completions_per_step", "cost_usd", "generated_tokens", "gpu_hours", "price_for", "run_resources"]
 
@@ -38,10 +36,10 @@ def price_for(gpu_name: str | None, prices: Mapping[str, float]) -> float | None
     return None
 
 
-def completions_per_step(cfg: DictConfig) -> int:
+def completions_per_step(cfg: OpenRSConfig) -> int:
     """Completions generated per optimizer step: per-device batch x accumulation x training processes."""
     train = cfg.train
-    return train.per_device_train_batch_size * train.gradient_accumulation_steps * training_processes(cfg)
+    return train.per_device_train_batch_size * train.gradient_accumulation_steps * cfg.launcher.training_processes
 
 
 def generated_tokens(metrics: Iterable[Mapping[str, Any]], per_step: int, logging_steps: int) -> int:
@@ -55,15 +53,15 @@ def generated_tokens(metrics: Iterable[Mapping[str, Any]], per_step: int, loggin
 
 
 def run_resources(
-    cfg: DictConfig, wall_time_s: float, metrics: Iterable[Mapping[str, Any]], gpus_visible: list[str]
+    cfg: OpenRSConfig, wall_time_s: float, metrics: Iterable[Mapping[str, Any]], gpus_visible: list[str]
 ) -> dict[str, Any]:
     """The `resources` block of summary.json."""
-    on_gpu = bool(gpus_visible) and to_plain(cfg.train.device) != "cpu"
-    count = (training_processes(cfg) + vllm_server_gpus(cfg)) if on_gpu else 0
+    on_gpu = bool(gpus_visible) and cfg.train.device != "cpu"
+    count = (cfg.launcher.training_processes + cfg.rollout.reserved_server_gpus) if on_gpu else 0
     gpu_type = cfg.cost.gpu_type or (gpus_visible[0] if on_gpu else None)
     price = cfg.cost.price_per_gpu_hour
     if price is None:
-        price = price_for(gpu_type, to_plain(cfg.cost.gpu_prices)) if count else 0.0
+        price = price_for(gpu_type, cfg.cost.gpu_prices) if count else 0.0
     hours = gpu_hours(wall_time_s, count)
     return {
         "gpu_type": gpu_type,

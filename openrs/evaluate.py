@@ -15,14 +15,12 @@ from openrs.__main__ import CONF_DIR
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    from openrs.checks import check_schema
-    from openrs.config import EvaluateConfig
+    from openrs.config import EvaluateConfig, typed_config
     from openrs.errors import ConfigError
     from openrs.evaluation.runner import evaluate
 
     try:
-        check_schema(cfg, EvaluateConfig)
-        evaluate(cfg, Path(HydraConfig.get().runtime.output_dir))
+        evaluate(typed_config(cfg, EvaluateConfig), Path(HydraConfig.get().runtime.output_dir))
     except ConfigError as err:
         print(f"openrs.evaluate: configuration error: {err}", file=sys.stderr)
         sys.exit(2)

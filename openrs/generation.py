@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from openrs.config import DType
 from openrs.data.prepare import build_messages
 from openrs.errors import ConfigError
 from openrs.models import resolve_model_path
@@ -56,7 +57,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("hf", "vllm")
-DTYPES = ("auto", "bfloat16", "float16", "float32")
+DTYPES = tuple(dtype.value for dtype in DType)
 
 
 @dataclass(frozen=True)
@@ -110,12 +111,10 @@ def chat_prompt(tokenizer: Any, problem: str, system_prompt: str | None) -> str:
 
 
 def hf_torch_dtype(dtype: str, device_type: str) -> Any:
-    """``auto`` is bfloat16 on CUDA and float32 elsewhere; other names map to the torch dtype of that name."""
+    """The torch dtype of that name on the device (``auto``: see `DType.on`)."""
     import torch
 
-    if dtype == "auto":
-        dtype = "bfloat16" if device_type == "cuda" else "float32"
-    return getattr(torch, dtype)
+    return getattr(torch, DType(dtype).on(device_type).value)
 
 
 def load_generator(
@@ -312,7 +311,7 @@ def vllm_engine_kwargs(
     takes a minute there and gained nothing measurable."""
     kwargs = {
         "model": model_path,
-        "dtype": "bfloat16" if dtype == "auto" else dtype,
+        "dtype": DType(dtype).on("cuda").value,  # vLLM runs bfloat16 for auto on its CPU build too
         "gpu_memory_utilization": gpu_memory_utilization,
         "tensor_parallel_size": tensor_parallel_size,
         "seed": seed,

@@ -22,17 +22,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig
-
+from openrs.config import OpenRSConfig
 from openrs.errors import ConfigError
-from openrs.plan import (
-    effective_accelerate_config,
-    processes_per_machine,
-    to_plain,
-    training_processes,
-    vllm_max_model_length,
-    vllm_server_gpus,
-)
+from openrs.plan import effective_accelerate_config, vllm_max_model_length
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +80,7 @@ def slurm_hostnames() -> list[str]:
     return SlurmJobEnvironment().hostnames
 
 
-def machine_layout(cfg: DictConfig) -> Machine:
+def machine_layout(cfg: OpenRSConfig) -> Machine:
     """This machine's rank and the main machine's address: from `launcher.*`, else from Slurm's environment."""
     launcher = cfg.launcher
     if launcher.num_machines == 1:
@@ -118,11 +110,11 @@ def visible_gpu_ids(gpu_count: int) -> list[str]:
     return [str(i) for i in range(gpu_count)]
 
 
-def gpu_split(cfg: DictConfig, visible: list[str], machine: Machine = Machine()) -> tuple[list[str], list[str]]:
+def gpu_split(cfg: OpenRSConfig, visible: list[str], machine: Machine = Machine()) -> tuple[list[str], list[str]]:
     """(training GPU ids, vLLM server GPU ids) on this machine, indexing into the visible ids: training on the first,
     the server (first machine only) on the next ones."""
-    train_count = processes_per_machine(cfg)
-    server_count = vllm_server_gpus(cfg) if machine.rank == 0 else 0
+    train_count = cfg.launcher.processes_per_machine
+    server_count = cfg.rollout.reserved_server_gpus if machine.rank == 0 else 0
     return visible[:train_count], visible[train_count : train_count + server_count]
 
 
@@ -135,7 +127,7 @@ def rank_overrides(overrides: list[str], run_dir: Path, resuming: bool) -> list[
 
 
 def accelerate_argv(
-    cfg: DictConfig, overrides: list[str], run_dir: Path, resuming: bool = False, machine: Machine = Machine()
+    cfg: OpenRSConfig, overrides: list[str], run_dir: Path, resuming: bool = False, machine: Machine = Machine()
 ) -> list[str]:
     """`accelerate launch ... -m openrs <overrides>`; every rank writes into the same run dir."""
     argv = [sys.executable, "-m", "accelerate.commands.launch"]
@@ -144,7 +136,7 @@ def accelerate_argv(
         argv += ["--config_file", config]
     argv += [
         "--num_processes",
-        str(training_processes(cfg)),
+        str(cfg.launcher.training_processes),
         "--num_machines",
         str(machine.count),
         "--machine_rank",
@@ -162,12 +154,12 @@ def local_argv(overrides: list[str], run_dir: Path, resuming: bool = False) -> l
     return [sys.executable, "-m", "openrs", *rank_overrides(overrides, run_dir, resuming)]
 
 
-def vllm_server_argv(cfg: DictConfig, model_path: str) -> list[str]:
+def vllm_server_argv(cfg: OpenRSConfig, model_path: str) -> list[str]:
     """The `vllm serve` command line that `trl vllm-serve` runs (TRL's own builder: the weight-transfer and logprob
     flags TRL's client relies on), for the resolved local model dir (the pinned revision, nothing to download).
 
     One model copy: TRL 1.16 errors with data_parallel_size > 1 for dense models, so the server's GPUs are its
-    tensor-parallel group (checks.check_server_gpus)."""
+    tensor-parallel group (RolloutConfig checks it)."""
     from trl.scripts.vllm_serve import ScriptArguments, build_command
 
     rollout = cfg.rollout
@@ -179,7 +171,7 @@ def vllm_server_argv(cfg: DictConfig, model_path: str) -> list[str]:
         port=rollout.server_port,
         gpu_memory_utilization=rollout.gpu_memory_utilization,
         max_model_len=vllm_max_model_length(cfg),
-        dtype=to_plain(cfg.model.dtype),
+        dtype=cfg.model.dtype.value,
         enforce_eager=rollout.enforce_eager,
         trust_remote_code=cfg.model.trust_remote_code,
     )
@@ -216,7 +208,7 @@ def wait_for_server(host: str, port: int, timeout_s: float, process: subprocess.
     )
 
 
-def start_vllm_server(cfg: DictConfig, model_path: str, gpu_ids: list[str], log_path: Path) -> subprocess.Popen:
+def start_vllm_server(cfg: OpenRSConfig, model_path: str, gpu_ids: list[str], log_path: Path) -> subprocess.Popen:
     """`trl vllm-serve`'s command in its own process group (vLLM starts engine processes of its own)."""
     from openrs.vllm_colocate import DEFAULT_CPU_KV_CACHE_GIB
     from openrs.vllm_support import vllm_device
@@ -259,19 +251,19 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated(signal.Signals(signum).name)
 
 
-def training_env(cfg: DictConfig, gpu_ids: list[str]) -> dict[str, str]:
+def training_env(cfg: OpenRSConfig, gpu_ids: list[str]) -> dict[str, str]:
     """The ranks' environment: marked as launched, on their GPUs, with a thread count chosen for CPU runs."""
     env = dict(os.environ, **{LAUNCHED_ENV: "1", LAUNCHER_PID_ENV: str(os.getpid())})
     if gpu_ids:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_ids)
-    if to_plain(cfg.train.device) == "cpu" and "OMP_NUM_THREADS" not in env:
+    if cfg.train.device == "cpu" and "OMP_NUM_THREADS" not in env:
         # several processes on few cores: more threads than cores per process makes torch many times slower
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes_per_machine(cfg)))
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // cfg.launcher.processes_per_machine))
     return env
 
 
 def launch(
-    cfg: DictConfig, overrides: list[str], run_dir: Path, *, model_path: str, resuming: bool, machine: Machine,
+    cfg: OpenRSConfig, overrides: list[str], run_dir: Path, *, model_path: str, resuming: bool, machine: Machine,
     gpu_count: int,
 ) -> int:  # fmt: skip
     """Run the configured layout from this launcher; returns the training exit code."""
@@ -279,18 +271,20 @@ def launch(
     server = trainers = None
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        if to_plain(cfg.rollout.backend) == "vllm" and vllm_server_gpus(cfg) and machine.rank == 0:
+        if cfg.rollout.reserved_server_gpus and machine.rank == 0:
             log_path = run_dir / "vllm_server.log"
             server = start_vllm_server(cfg, model_path, server_gpus, log_path)
             rollout = cfg.rollout
             wait_for_server(rollout.server_host, rollout.server_port, rollout.server_timeout, server, log_path)
-        uses_accelerate = to_plain(cfg.launcher.name) == "accelerate"
+        uses_accelerate = cfg.launcher.name == "accelerate"
         argv = (
             accelerate_argv(cfg, overrides, run_dir, resuming, machine)
             if uses_accelerate
             else local_argv(overrides, run_dir, resuming)
         )
-        log.info("Starting %d training process(es) on this machine: %s", processes_per_machine(cfg), " ".join(argv))
+        log.info(
+            "Starting %d training process(es) on this machine: %s", cfg.launcher.processes_per_machine, " ".join(argv)
+        )
         trainers = subprocess.Popen(argv, env=training_env(cfg, train_gpus))
         return trainers.wait()
     except (Terminated, KeyboardInterrupt) as stop:

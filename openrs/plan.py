@@ -9,44 +9,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
-from openrs.config import LauncherName, RolloutBackend, VllmMode
-
-MIXED_PRECISION_DTYPES = {"bfloat16": "bf16", "float16": "fp16"}
+from openrs.config import OpenRSConfig, VllmMode, plain_dict
 
 
-def to_plain(node: Any) -> Any:
-    """A config node as plain Python (enums as their string values)."""
-    if isinstance(node, DictConfig) or OmegaConf.is_list(node):
-        return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
-    return node.value if hasattr(node, "value") else node
-
-
-def vllm_max_model_length(cfg: DictConfig) -> int:
+def vllm_max_model_length(cfg: OpenRSConfig) -> int:
     """The vLLM context: explicit `length.vllm_max_model_length`, else prompt budget + completion budget."""
     explicit = cfg.length.vllm_max_model_length
     return int(explicit) if explicit is not None else cfg.length.max_prompt_length + cfg.length.max_completion_length
 
 
-def model_init_kwargs(cfg: DictConfig) -> dict[str, Any]:
+def model_init_kwargs(cfg: OpenRSConfig) -> dict[str, Any]:
     """`GRPOConfig.model_init_kwargs`: how TRL loads the policy (and reference) model."""
     return {
-        "dtype": to_plain(cfg.model.dtype),
-        "attn_implementation": to_plain(cfg.model.attn_implementation),
+        "dtype": cfg.model.dtype.value,
+        "attn_implementation": cfg.model.attn_implementation.value,
         "revision": cfg.model.revision,
     }
 
 
-def grpo_arguments(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
+def grpo_arguments(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
     """Every argument passed to `trl.GRPOConfig`, by TRL's own field names (TRL 1.16).
 
     Each one is set explicitly, including those equal to TRL's defaults, because TRL's defaults moved since the
     paper (beta 0.04 -> 0.0, loss "grpo" -> "dapo") and may move again.
     """
     train, opt, algo, length, rollout = cfg.train, cfg.optimizer, cfg.algorithm, cfg.length, cfg.rollout
-    dtype = to_plain(cfg.model.dtype)
-    use_vllm = to_plain(rollout.backend) == RolloutBackend.vllm.value
+    use_vllm = rollout.backend == "vllm"
     reward_weights = [float(spec.weight) for spec in cfg.reward.functions]
     args: dict[str, Any] = {
         "output_dir": output_dir,
@@ -58,9 +46,9 @@ def grpo_arguments(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
         "gradient_accumulation_steps": train.gradient_accumulation_steps,
         "gradient_checkpointing": train.gradient_checkpointing,
         "gradient_checkpointing_kwargs": {"use_reentrant": False} if train.gradient_checkpointing else None,
-        "bf16": MIXED_PRECISION_DTYPES.get(dtype) == "bf16",
-        "fp16": MIXED_PRECISION_DTYPES.get(dtype) == "fp16",
-        "use_cpu": to_plain(train.device) == "cpu",
+        "bf16": cfg.model.dtype.mixed_precision == "bf16",
+        "fp16": cfg.model.dtype.mixed_precision == "fp16",
+        "use_cpu": train.device == "cpu",
         "model_init_kwargs": model_init_kwargs(cfg),
         "trust_remote_code": cfg.model.trust_remote_code,
         # optimiser and schedule
@@ -83,7 +71,7 @@ def grpo_arguments(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
         "eval_strategy": "steps" if cfg.dataset.validation_size > 0 else "no",
         "eval_steps": train.save_steps,
         "per_device_eval_batch_size": train.per_device_train_batch_size,
-        "report_to": ["wandb"] if to_plain(cfg.logger.name) == "wandb" else [],
+        "report_to": ["wandb"] if cfg.logger.name == "wandb" else [],
         "log_completions": train.log_completions,
         # generation
         "num_generations": train.num_generations,
@@ -92,12 +80,12 @@ def grpo_arguments(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
         "top_p": train.top_p,
         # the algorithm
         "beta": algo.beta,
-        "loss_type": to_plain(algo.loss_type),
-        "scale_rewards": to_plain(algo.scale_rewards),
+        "loss_type": algo.loss_type.value,
+        "scale_rewards": algo.scale_rewards.value,
         "epsilon": algo.epsilon,
         "epsilon_high": algo.epsilon_high,
         "num_iterations": algo.num_iterations,
-        "importance_sampling_level": to_plain(algo.importance_sampling_level),
+        "importance_sampling_level": algo.importance_sampling_level.value,
         "mask_truncated_completions": algo.mask_truncated_completions,
         "use_bias_correction_kl": algo.use_bias_correction_kl,
         "multi_objective_aggregation": "sum_then_normalize",
@@ -106,10 +94,10 @@ def grpo_arguments(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
         "use_vllm": use_vllm,
     }
     if use_vllm:
-        args["vllm_mode"] = to_plain(rollout.vllm_mode)
+        args["vllm_mode"] = rollout.vllm_mode.value
         args["vllm_importance_sampling_correction"] = algo.vllm_importance_sampling_correction
         args["vllm_max_model_length"] = vllm_max_model_length(cfg)
-        if to_plain(rollout.vllm_mode) == VllmMode.colocate.value:
+        if rollout.vllm_mode == VllmMode.colocate:
             args["vllm_gpu_memory_utilization"] = rollout.gpu_memory_utilization
             args["vllm_tensor_parallel_size"] = rollout.tensor_parallel_size
         else:
@@ -129,69 +117,45 @@ def accelerate_config_path(name_or_path: str) -> Path:
 DEEPSPEED_CONFIGS = ("zero2", "zero3")
 
 
-def effective_accelerate_config(cfg: DictConfig) -> str:
+def effective_accelerate_config(cfg: OpenRSConfig) -> str:
     """The accelerate config file a launch uses. Always a file, so a user's own default accelerate config never
     changes a run: null means plain DDP (`ddp`), and on CPU (`train.device=cpu`) the DeepSpeed configs become `ddp`
     (DeepSpeed needs CUDA; the processes then talk over gloo)."""
     name = cfg.launcher.accelerate_config
-    if name is None or (to_plain(cfg.train.device) == "cpu" and name in DEEPSPEED_CONFIGS):
+    if name is None or (cfg.train.device == "cpu" and name in DEEPSPEED_CONFIGS):
         name = "ddp"
     return str(accelerate_config_path(name))
 
 
-def training_processes(cfg: DictConfig) -> int:
-    """Processes that train, over every machine: launcher.num_processes under accelerate, else 1."""
-    return cfg.launcher.num_processes if to_plain(cfg.launcher.name) == LauncherName.accelerate.value else 1
-
-
-def processes_per_machine(cfg: DictConfig) -> int:
-    """Training processes (GPUs that train) on each machine."""
-    return training_processes(cfg) // max(1, cfg.launcher.num_machines)
-
-
-def vllm_server_gpus(cfg: DictConfig) -> int:
-    """GPUs reserved for a separate `trl vllm-serve` process (0 unless rollout is vLLM in server mode); on the first
-    machine of a multi-node launch."""
-    in_server_mode = to_plain(cfg.rollout.vllm_mode) == VllmMode.server.value
-    return (
-        cfg.rollout.server_gpus if to_plain(cfg.rollout.backend) == RolloutBackend.vllm.value and in_server_mode else 0
-    )
-
-
-def launcher_plan(cfg: DictConfig) -> dict[str, Any]:
+def launcher_plan(cfg: OpenRSConfig) -> dict[str, Any]:
     """How the run is launched: processes, accelerate config and GPUs needed in total."""
-    launcher = to_plain(cfg.launcher)
-    if launcher["name"] == LauncherName.accelerate.value:
+    launcher = plain_dict(cfg.launcher)
+    if cfg.launcher.name == "accelerate":
         launcher["accelerate_config"] = effective_accelerate_config(cfg)
-    launcher["training_gpus"] = training_processes(cfg)
-    launcher["training_gpus_per_machine"] = processes_per_machine(cfg)
-    launcher["vllm_server_gpus"] = vllm_server_gpus(cfg)
+    launcher["training_gpus"] = cfg.launcher.training_processes
+    launcher["training_gpus_per_machine"] = cfg.launcher.processes_per_machine
+    launcher["vllm_server_gpus"] = cfg.rollout.reserved_server_gpus
     launcher["total_gpus"] = launcher["training_gpus"] + launcher["vllm_server_gpus"]
     return launcher
 
 
-def build_plan(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
+def build_plan(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
     """The whole run as one JSON-serialisable dict (what `dry_run=true` prints)."""
-    length = to_plain(cfg.length)
+    length = plain_dict(cfg.length)
     length["vllm_max_model_length"] = vllm_max_model_length(cfg)
-    rollout = to_plain(cfg.rollout)
     return {
         "name": cfg.name,
         "grpo": grpo_arguments(cfg, output_dir),
         "rewards": [
-            {"name": spec.name, "weight": float(spec.weight), "params": to_plain(spec.params)}
-            for spec in cfg.reward.functions
+            {"name": spec.name, "weight": float(spec.weight), "params": spec.params} for spec in cfg.reward.functions
         ],
         "model": {
-            "name_or_path": cfg.model.name_or_path,
-            "revision": cfg.model.revision,
-            "dtype": to_plain(cfg.model.dtype),
-            "attn_implementation": to_plain(cfg.model.attn_implementation),
+            key: plain_dict(cfg.model)[key] for key in ("name_or_path", "revision", "dtype", "attn_implementation")
         },
-        "dataset": to_plain(cfg.dataset),
+        "dataset": plain_dict(cfg.dataset),
         "length": length,
-        "peft": to_plain(cfg.peft),
-        "rollout": rollout,
+        "peft": plain_dict(cfg.peft),
+        "rollout": plain_dict(cfg.rollout),
         "launcher": launcher_plan(cfg),
-        "logger": to_plain(cfg.logger),
+        "logger": plain_dict(cfg.logger),
     }

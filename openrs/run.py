@@ -14,17 +14,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from openrs.checks import check_config, check_machine, check_resources
+from openrs.config import EvalConfig, OpenRSConfig, typed_config
 from openrs.errors import ConfigError
 from openrs.naming import run_name
-from openrs.plan import build_plan, to_plain, vllm_server_gpus
+from openrs.plan import build_plan
 
 log = logging.getLogger(__name__)
 
 
-def run(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str]) -> int:
+def run(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str]) -> int:
     """Run the configured job; returns the process exit code. ConfigErrors surface before any download."""
     check_config(cfg)
     name = run_name(cfg.name, overrides)
@@ -41,12 +42,12 @@ def run(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str]) -> int:
     return run_launcher(cfg, hydra_run_dir, overrides, name)
 
 
-def needs_launch(cfg: DictConfig) -> bool:
+def needs_launch(cfg: OpenRSConfig) -> bool:
     """True when training runs in processes started by this one: accelerate, or beside a vLLM server."""
-    return to_plain(cfg.launcher.name) == "accelerate" or vllm_server_gpus(cfg) > 0
+    return cfg.launcher.name == "accelerate" or cfg.rollout.reserved_server_gpus > 0
 
 
-def run_launcher(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str], name: str) -> int:
+def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], name: str) -> int:
     """The process the user started: machine checks, run dir, model, then the layout (or training here)."""
     import torch
 
@@ -74,7 +75,7 @@ def run_launcher(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str], nam
     return finish(cfg, run_dir, summary) if code == 0 else code
 
 
-def run_rank(cfg: DictConfig, run_dir: Path, name: str) -> int:
+def run_rank(cfg: OpenRSConfig, run_dir: Path, name: str) -> int:
     """A training process started by the launcher: its run dir and resume point are fixed on its command line."""
     from openrs.launch import watch_launcher
     from openrs.resume import resume_target
@@ -88,13 +89,13 @@ def run_rank(cfg: DictConfig, run_dir: Path, name: str) -> int:
     return 0 if summary["status"] == "completed" else 1
 
 
-def train_here(cfg: DictConfig, run_dir: Path, name: str, checkpoint: Path | None) -> dict[str, Any]:
+def train_here(cfg: OpenRSConfig, run_dir: Path, name: str, checkpoint: Path | None) -> dict[str, Any]:
     from openrs.train import train
 
     return train(cfg, run_dir, name, cfg.logger.group or cfg.name, checkpoint)
 
 
-def finish(cfg: DictConfig, run_dir: Path, summary: dict[str, Any]) -> int:
+def finish(cfg: OpenRSConfig, run_dir: Path, summary: dict[str, Any]) -> int:
     """After training, in the launcher: `eval.after_train`, then tell the user where everything went."""
     if summary["status"] == "completed" and cfg.eval.after_train:
         summary["eval"] = evaluate_after_training(cfg, run_dir, Path(summary["final_model"]))
@@ -103,7 +104,7 @@ def finish(cfg: DictConfig, run_dir: Path, summary: dict[str, Any]) -> int:
     return 0 if summary["status"] == "completed" else 1
 
 
-def evaluate_after_training(cfg: DictConfig, run_dir: Path, final_model: Path) -> dict[str, Any]:
+def evaluate_after_training(cfg: OpenRSConfig, run_dir: Path, final_model: Path) -> dict[str, Any]:
     """`eval.after_train`: the final model on the eval preset, in a fresh process once training has released its
     memory (a vLLM engine takes `eval.gpu_memory_utilization` of the GPU) and without the ranks' RANK/WORLD_SIZE."""
     import multiprocessing
@@ -112,9 +113,8 @@ def evaluate_after_training(cfg: DictConfig, run_dir: Path, final_model: Path) -
 
     release_memory()
     out_dir = run_dir / "eval" / cfg.eval.name / "final"
-    eval_cfg = OmegaConf.to_container(cfg.eval, resolve=True, enum_to_str=True)
     process = multiprocessing.get_context("spawn").Process(
-        target=_evaluate_final, args=(str(final_model), eval_cfg, str(out_dir), cfg.cache_dir)
+        target=_evaluate_final, args=(str(final_model), cfg.eval, str(out_dir), cfg.cache_dir)
     )
     process.start()
     process.join()
@@ -122,13 +122,13 @@ def evaluate_after_training(cfg: DictConfig, run_dir: Path, final_model: Path) -
         log.error("eval.after_train failed (exit code %s); evaluate later with: python -m openrs.evaluate "
                   "target=%s", process.exitcode, final_model)  # fmt: skip
         return {"dir": str(out_dir), "error": f"exit code {process.exitcode}"}
-    from openrs.evaluation.callback import results_metrics
+    from openrs.evaluation.results import results_metrics
 
     results = json.loads((out_dir / "results.json").read_text())
     return {"dir": str(out_dir), **results_metrics(results)}
 
 
-def _evaluate_final(model_path: str, eval_cfg: dict[str, Any], out_dir: str, cache_dir: str | None) -> None:
+def _evaluate_final(model_path: str, eval_cfg: EvalConfig, out_dir: str, cache_dir: str | None) -> None:
     from openrs.launch import DISTRIBUTED_ENV
 
     for variable in DISTRIBUTED_ENV:
@@ -137,7 +137,7 @@ def _evaluate_final(model_path: str, eval_cfg: dict[str, Any], out_dir: str, cac
         os.environ.setdefault("OPENRS_CACHE", cache_dir)
     from openrs.evaluation.runner import evaluate_model
 
-    evaluate_model(model_path, OmegaConf.create(eval_cfg), Path(out_dir), label="final")
+    evaluate_model(model_path, eval_cfg, Path(out_dir), label="final")
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:
@@ -164,9 +164,10 @@ def print_summary(summary: dict, run_dir: Path) -> None:
 
 
 def run_or_explain(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str]) -> int:
-    """`run`, with a ConfigError shown as one clear message (exit code 2) instead of a traceback."""
+    """The entry: the composed config becomes typed (and checked) here, once; then `run`. A ConfigError is shown as
+    one clear message (exit code 2) instead of a traceback."""
     try:
-        return run(cfg, hydra_run_dir, overrides)
+        return run(typed_config(cfg, OpenRSConfig), hydra_run_dir, overrides)
     except ConfigError as err:
         log.debug("config error", exc_info=True)
         sys.stderr.write(f"openrs: error: {err}\n")

@@ -12,6 +12,7 @@ from typing import Any
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
+from openrs.config import LoggerConfig
 from openrs.jsonl import append_jsonl
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class CompletionSamplerCallback(TrainerCallback):
 
 
 def init_wandb(
-    logger_cfg: Any,
+    logger_cfg: LoggerConfig,
     run_dir: Path,
     run_name: str,
     group: str,
@@ -158,9 +159,7 @@ def init_wandb(
     """Start the W&B run in the run dir; TRL's callback then logs into it (mode disabled gives a no-op run)."""
     import wandb
 
-    from openrs.plan import to_plain
-
-    requested = to_plain(logger_cfg.mode)
+    requested = str(logger_cfg.mode)
     mode = resolve_wandb_mode(requested)
     if mode == "offline" and requested == "auto" and not os.environ.get("WANDB_MODE"):
         log.info("W&B is offline (no API key configured); sync later with: wandb sync %s/wandb/offline-run-*", run_dir)

@@ -14,14 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from openrs import provenance
+from openrs.config import OpenRSConfig, plain_dict
 from openrs.data.prepare import DataReport, prepare_dataset
 from openrs.evaluation.callback import BenchmarkEvalCallback
 from openrs.jsonl import read_jsonl
 from openrs.naming import run_tags
-from openrs.plan import build_plan, to_plain
+from openrs.plan import build_plan
 from openrs.rewards import get_reward
 from openrs.tracking import (
     CompletionSamplerCallback,
@@ -39,7 +40,7 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def resolve_model_path(cfg: DictConfig) -> str:
+def resolve_model_path(cfg: OpenRSConfig) -> str:
     """The model's local directory: the tiny model (built offline on first use), a local dir, or the hub snapshot
     of `model.revision` (so the policy, the reference and vLLM all load the same weights)."""
     from openrs.models import resolve_model_path as resolve
@@ -55,7 +56,7 @@ def resolve_attention(requested: str) -> str:
     return requested
 
 
-def resources_so_far(cfg: DictConfig, run_dir: Path, wall_time_s: float, resumed: bool) -> dict[str, Any]:
+def resources_so_far(cfg: OpenRSConfig, run_dir: Path, wall_time_s: float, resumed: bool) -> dict[str, Any]:
     """GPU-hours, tokens and cost of the run, adding the earlier sessions of a resumed run (openrs.cost)."""
     from openrs.cost import run_resources
     from openrs.provenance import hardware
@@ -66,12 +67,12 @@ def resources_so_far(cfg: DictConfig, run_dir: Path, wall_time_s: float, resumed
     return run_resources(cfg, wall_time_s, read_jsonl(run_dir / "metrics.jsonl"), hardware()["gpus"])
 
 
-def build_rewards(cfg: DictConfig) -> list[Any]:
+def build_rewards(cfg: OpenRSConfig) -> list[Any]:
     """The reward callables, in config order (weights go to GRPOConfig.reward_weights)."""
-    return [get_reward(spec.name, **to_plain(spec.params)) for spec in cfg.reward.functions]
+    return [get_reward(spec.name, **spec.params) for spec in cfg.reward.functions]
 
 
-def build_peft_config(cfg: DictConfig) -> Any:
+def build_peft_config(cfg: OpenRSConfig) -> Any:
     """A PEFT LoraConfig when peft.enabled, else None."""
     if not cfg.peft.enabled:
         return None
@@ -86,7 +87,7 @@ def build_peft_config(cfg: DictConfig) -> Any:
     )
 
 
-def build_trainer(cfg: DictConfig, model_path: str, tokenizer: Any, data: Any, grpo_kwargs: dict, callbacks: list):
+def build_trainer(cfg: OpenRSConfig, model_path: str, tokenizer: Any, data: Any, grpo_kwargs: dict, callbacks: list):
     """TRL's GRPOTrainer; with `rollout=vllm_colocate`, its engine built with our dtype and eager mode, and on vLLM's
     CPU build given a weight sync that works there (openrs.vllm_colocate)."""
     from trl import GRPOConfig, GRPOTrainer
@@ -109,7 +110,7 @@ def build_trainer(cfg: DictConfig, model_path: str, tokenizer: Any, data: Any, g
     from openrs.vllm_support import vllm_device
 
     on_cpu = vllm_device() == "cpu"
-    with colocated_engine_settings(to_plain(cfg.model.dtype), cfg.rollout.enforce_eager, on_cpu):
+    with colocated_engine_settings(cfg.model.dtype.value, cfg.rollout.enforce_eager, on_cpu):
         trainer = construct()
     if on_cpu:
         use_cpu_weight_sync(trainer)
@@ -128,7 +129,7 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 
 
 def train(
-    cfg: DictConfig,
+    cfg: OpenRSConfig,
     run_dir: Path,
     run_name: str,
     group: str,
@@ -141,15 +142,9 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     main = is_main_process()
     started = time.time()
-    summary: dict[str, Any] = {"name": cfg.name, "run_name": run_name, "run_dir": str(run_dir), "status": "running"}
-    if main:  # on disk at once: a killed run is recognisable (status running) and resumed by resume=auto
-        if checkpoint is not None and (run_dir / "summary.json").exists():
-            earlier = json.loads((run_dir / "summary.json").read_text()).get("resources")
-            summary["resources"] = earlier
-        write_json(run_dir / "summary.json", summary)
+    summary = start_summary(cfg, run_dir, run_name, checkpoint, main)
     metrics_callback = MetricsFileCallback(run_dir)
-    trainer = None
-    wandb_run = None
+    trainer = wandb_run = None
     report = DataReport()
     try:
         model_path = resolve_model_path(cfg)
@@ -159,29 +154,17 @@ def train(
         report = data.report
         plan = build_plan(cfg, str(run_dir))
         grpo_kwargs = dict(plan["grpo"], run_name=run_name)
-        grpo_kwargs["model_init_kwargs"]["attn_implementation"] = resolve_attention(
-            grpo_kwargs["model_init_kwargs"]["attn_implementation"]
-        )
+        init_kwargs = grpo_kwargs["model_init_kwargs"]
+        init_kwargs["attn_implementation"] = resolve_attention(init_kwargs["attn_implementation"])
         if main:
-            record = provenance.collect(report.fingerprint)
-            write_json(run_dir / "provenance.json", record)
-            write_json(run_dir / "data_report.json", report.as_dict())
-            if data.validation is not None:
-                data.validation.to_json(run_dir / "validation.jsonl", lines=True, force_ascii=False)
-            OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-            if to_plain(cfg.logger.name) == "wandb":
-                config = {"openrs": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), "plan": plan}
-                config["provenance"] = record
-                tags = run_tags(cfg.name, cfg.model.name_or_path, cfg.algorithm.name, list(cfg.logger.tags))
-                wandb_run = init_wandb(cfg.logger, run_dir, run_name, group, config, tags)
-        sampler = CompletionSamplerCallback(run_dir, cfg.logger.sample_completions_every)
-        during = BenchmarkEvalCallback(cfg, run_dir) if cfg.eval.during_training.enabled else None
-        callbacks = [metrics_callback, sampler, *([during] if during else []), *(extra_callbacks or [])]
+            record = write_run_records(cfg, run_dir, data)
+            wandb_run = start_wandb(cfg, run_dir, run_name, group, plan, record)
+        own = openrs_callbacks(cfg, run_dir)
+        callbacks = [metrics_callback, *own, *(extra_callbacks or [])]
         trainer = build_trainer(cfg, model_path, tokenizer, data, grpo_kwargs, callbacks)
         use_compact_progress(trainer)
-        sampler.trainer = trainer
-        if during is not None:
-            during.trainer = trainer
+        for callback in own:  # they read the trainer's buffers and model
+            callback.trainer = trainer
         if checkpoint is not None:
             log.info("Resuming from %s", checkpoint)
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -197,26 +180,82 @@ def train(
         summary.update(status="failed", error=f"{type(err).__name__}: {err}")
         raise
     finally:
-        summary.update(
-            wall_time_s=round(time.time() - started, 2),
-            steps=trainer.state.global_step if trainer is not None else 0,
-            processes=trainer.accelerator.num_processes if trainer is not None else None,
-            peak_gpu_memory_gib=peak_gpu_memory_gib(),
-            max_steps=cfg.train.max_steps,
-            final_metrics={k: json_safe(v) for k, v in metrics_callback.last.items()},
-            data=report.as_dict(),
-            resumed_from=str(checkpoint) if checkpoint else None,
-        )
-        summary["resources"] = resources_so_far(cfg, run_dir, summary["wall_time_s"], bool(checkpoint))
-        if wandb_run is not None:
-            summary["wandb"] = {
-                "mode": wandb_run.settings.mode,
-                "dir": str(wandb_run.dir),
-                "url": wandb_run.url,
-                "group": wandb_run.group,
-            }
-            wandb_run.summary.update({"openrs/status": summary["status"], "openrs/wall_time_s": summary["wall_time_s"]})
-            wandb_run.finish(exit_code=0 if summary["status"] == "completed" else 1)
+        end_summary(summary, cfg, run_dir, time.time() - started, trainer, metrics_callback.last, report, checkpoint)
+        finish_wandb(wandb_run, summary)
         if main:
             write_json(run_dir / "summary.json", summary)
     return summary
+
+
+def end_summary(
+    summary: dict[str, Any], cfg: OpenRSConfig, run_dir: Path, wall_time_s: float, trainer: Any,
+    last_metrics: dict[str, Any], report: DataReport, checkpoint: Path | None,
+) -> None:  # fmt: skip
+    """How the run ended, whatever happened: steps, time, memory, last metrics, data report and resources."""
+    summary.update(
+        wall_time_s=round(wall_time_s, 2),
+        steps=trainer.state.global_step if trainer is not None else 0,
+        processes=trainer.accelerator.num_processes if trainer is not None else None,
+        peak_gpu_memory_gib=peak_gpu_memory_gib(),
+        max_steps=cfg.train.max_steps,
+        final_metrics={k: json_safe(v) for k, v in last_metrics.items()},
+        data=report.as_dict(),
+        resumed_from=str(checkpoint) if checkpoint else None,
+    )
+    summary["resources"] = resources_so_far(cfg, run_dir, summary["wall_time_s"], bool(checkpoint))
+
+
+def start_summary(
+    cfg: OpenRSConfig, run_dir: Path, run_name: str, checkpoint: Path | None, main: bool
+) -> dict[str, Any]:
+    """The summary as the run starts, on disk at once (rank 0): a killed run is recognisable (status running) and
+    resumed by resume=auto; a resumed run keeps the resources of its earlier sessions."""
+    summary: dict[str, Any] = {"name": cfg.name, "run_name": run_name, "run_dir": str(run_dir), "status": "running"}
+    if main:
+        if checkpoint is not None and (run_dir / "summary.json").exists():
+            summary["resources"] = json.loads((run_dir / "summary.json").read_text()).get("resources")
+        write_json(run_dir / "summary.json", summary)
+    return summary
+
+
+def write_run_records(cfg: OpenRSConfig, run_dir: Path, data: Any) -> dict[str, Any]:
+    """provenance.json, data_report.json, validation.jsonl and config.yaml; returns the provenance record."""
+    record = provenance.collect(data.report.fingerprint)
+    write_json(run_dir / "provenance.json", record)
+    write_json(run_dir / "data_report.json", data.report.as_dict())
+    if data.validation is not None:
+        data.validation.to_json(run_dir / "validation.jsonl", lines=True, force_ascii=False)
+    OmegaConf.save(plain_dict(cfg), run_dir / "config.yaml")
+    return record
+
+
+def start_wandb(
+    cfg: OpenRSConfig, run_dir: Path, run_name: str, group: str, plan: dict[str, Any], record: dict[str, Any]
+) -> Any:
+    """The run's W&B run (logger=wandb), with the config, the plan and the provenance; None otherwise."""
+    if cfg.logger.name != "wandb":
+        return None
+    config = {"openrs": plain_dict(cfg), "plan": plan, "provenance": record}
+    tags = run_tags(cfg.name, cfg.model.name_or_path, cfg.algorithm.name, list(cfg.logger.tags))
+    return init_wandb(cfg.logger, run_dir, run_name, group, config, tags)
+
+
+def openrs_callbacks(cfg: OpenRSConfig, run_dir: Path) -> list[Any]:
+    """The callbacks that need the trainer once it exists: completion samples, in-training evaluation (enabled)."""
+    sampler = CompletionSamplerCallback(run_dir, cfg.logger.sample_completions_every)
+    during = BenchmarkEvalCallback(cfg, run_dir) if cfg.eval.during_training.enabled else None
+    return [sampler, *([during] if during else [])]
+
+
+def finish_wandb(wandb_run: Any, summary: dict[str, Any]) -> None:
+    """Record the W&B run in the summary and close it with the run's status."""
+    if wandb_run is None:
+        return
+    summary["wandb"] = {
+        "mode": wandb_run.settings.mode,
+        "dir": str(wandb_run.dir),
+        "url": wandb_run.url,
+        "group": wandb_run.group,
+    }
+    wandb_run.summary.update({"openrs/status": summary["status"], "openrs/wall_time_s": summary["wall_time_s"]})
+    wandb_run.finish(exit_code=0 if summary["status"] == "completed" else 1)

@@ -13,6 +13,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from openrs.__main__ import CONF_DIR  # importing registers the structured-config schema
+from openrs.config import OpenRSConfig, typed_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,10 +27,16 @@ def offline_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ.pop("WANDB_API_KEY", None)
 
 
-def compose_config(*overrides: str) -> DictConfig:
-    """The config `python -m openrs <overrides>` would run with (composed in-process)."""
+def compose_raw(*overrides: str, config_name: str = "config") -> DictConfig:
+    """The composed Hydra config, before it becomes typed (what the entry points receive)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=list(overrides))
+        return compose(config_name, overrides=list(overrides))
+
+
+def compose_config(*overrides: str) -> OpenRSConfig:
+    """The typed config `python -m openrs <overrides>` would run with (composed and converted in-process, as
+    openrs.run does at the entry)."""
+    return typed_config(compose_raw(*overrides), OpenRSConfig)
 
 
 def run_module(module: str, *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600):

@@ -15,7 +15,8 @@ import pytest
 from openrs.compare import compare
 from openrs.compare.__main__ import main
 from openrs.compare.differs import what_differs
-from openrs.compare.runs import last_mean, load_inputs, load_run
+from openrs.compare.inputs import load_inputs
+from openrs.compare.runs import last_mean, load_run
 from openrs.compare.table import build_comparison, cost_per_point, csv_text, markdown, md_headers
 
 REPO = Path(__file__).resolve().parent.parent

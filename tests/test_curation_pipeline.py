@@ -12,7 +12,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from openrs.__main__ import CONF_DIR
-from openrs.data.curation.config import register_curate_configs
+from openrs.config import typed_config
+from openrs.data.curation.config import CurateConfig, register_curate_configs
 from openrs.data.curation.mix import mix
 from openrs.data.curation.normalize import normalize
 from openrs.data.curation.pipeline import run_recipe, write_outputs
@@ -107,9 +108,10 @@ def test_mix_draws_never_take_a_row_twice_and_say_when_too_few() -> None:
 # --- recipes -----------------------------------------------------------------------------------------------------
 
 
-def curate_config(*overrides: str):
+def curate_config(*overrides: str) -> CurateConfig:
+    """The typed config `python -m openrs.data <overrides>` runs with (typed at the entry, as there)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("curate", overrides=list(overrides))
+        return typed_config(compose("curate", overrides=list(overrides)), CurateConfig)
 
 
 @pytest.mark.parametrize("recipe", ["open_s1", "open_deepscaler", "open_rs", "custom"])
@@ -124,8 +126,8 @@ def test_every_recipe_composes_and_its_steps_validate(recipe: str) -> None:
 
 def test_open_rs_recipe_draws_the_papers_7000() -> None:
     cfg = curate_config("+recipe=open_rs")
-    draws = [step.params.draws for step in cfg.recipe.steps if step.name == "mix"][0]
-    assert [(d.source, d.count, d.label) for d in draws] == [
+    draws = [step.params["draws"] for step in cfg.recipe.steps if step.name == "mix"][0]
+    assert [(d["source"], d["count"], d["label"]) for d in draws] == [
         ("open_s1", 3000, "Hard"),
         ("open_deepscaler", 3000, "Hard"),
         ("deepscaler_raw", 1000, "Easy"),
@@ -150,7 +152,7 @@ def test_recipe_errors_come_before_any_data_is_read(overrides: list[str], messag
 
 def test_unknown_recipe_key_is_rejected_by_the_schema() -> None:
     with pytest.raises(ConfigError, match="recipe.sourcez"):
-        run_recipe(curate_config("+recipe=custom", "+recipe.sourcez=1"))
+        curate_config("+recipe=custom", "+recipe.sourcez=1")
 
 
 # --- end to end --------------------------------------------------------------------------------------------------

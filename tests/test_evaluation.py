@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -11,21 +12,23 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from openrs.__main__ import CONF_DIR
+from openrs.config import EvaluateConfig, typed_config
 from openrs.errors import ConfigError
 from openrs.evaluation.engine import sample_seeds
 from openrs.evaluation.runner import evaluate, evaluate_model, find_checkpoints, shard_commands
 from openrs.evaluation.samples import SampleStore
 from openrs.evaluation.tasks import load_items, scheme_for
 from openrs.tiny_model import BUILD_VERSION, ensure_tiny_model
+from tests.answering_model import answering_model
 from tests.conftest import REPO
 
 
-def eval_config(*overrides: str):
+def eval_config(*overrides: str) -> EvaluateConfig:
+    """The typed config `python -m openrs.evaluate <overrides>` runs with (typed at the entry, as there)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("evaluate", overrides=list(overrides))
+        return typed_config(compose("evaluate", overrides=list(overrides)), EvaluateConfig)
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -39,6 +42,17 @@ MINI = [
     {"id": "q2", "problem": "What is half of 1?", "answer": "\\frac{1}{2}"},
     {"id": "q3", "problem": "What is 7 * 6?", "answer": "42"},
 ]
+
+
+def table_rows(path: Path) -> dict[str, dict[str, str]]:
+    """A markdown table (`table.md`) as {first cell of a row: {column header: cell}}, every cell stripped."""
+    lines = [line for line in path.read_text().splitlines() if line.startswith("|")]
+    columns = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[2:]:  # lines[1] is the |---| separator
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0]] = dict(zip(columns, cells, strict=True))
+    return rows
 
 
 def run_evaluate(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -126,7 +140,7 @@ def test_scoring_an_existing_completions_file(tmp_path: Path) -> None:
         lines = [{"benchmark": b, "id": i, "completion": "x"} for b, i in (("aime24", "a1"), ("math500", "m1"))]
         lines.append({"benchmark": "math500", "id": "m2", "completion": "x"})
         bad = write_jsonl(tmp_path / "bad.jsonl", lines)
-        evaluate_model(None, OmegaConf.merge(cfg.eval, {"completions_file": str(bad)}), tmp_path / "bad")
+        evaluate_model(None, dataclasses.replace(cfg.eval, completions_file=str(bad)), tmp_path / "bad")
     out = tmp_path / "scored"
     results = evaluate_model(None, cfg.eval, out)
     samples = SampleStore(out / "samples.jsonl").records()
@@ -134,10 +148,13 @@ def test_scoring_an_existing_completions_file(tmp_path: Path) -> None:
     assert results["benchmarks"]["aime24"]["k"] == 1  # a2 has one completion: k is the smallest count
     with pytest.raises(ConfigError, match="ids that are not in the evaluated benchmarks"):
         unknown = write_jsonl(tmp_path / "u.jsonl", [{"id": "zz", "completion": "x"}])
-        evaluate_model(None, OmegaConf.merge(cfg.eval, {"completions_file": str(unknown)}), tmp_path / "u")
+        evaluate_model(None, dataclasses.replace(cfg.eval, completions_file=str(unknown)), tmp_path / "u")
     labelled = evaluate(cfg, tmp_path / "labelled")  # the command's path: labelled by the file, not the model
     assert labelled["model"]["label"] == str(completions)
-    assert (tmp_path / "labelled" / "table.md").read_text().splitlines()[2].startswith(f"| {completions} |")
+    # the row is labelled by the file; with k = 1 only each problem's first completion counts, and in SCORED the first
+    # completion of a1, a2, m1 and m2 is correct, so both benchmarks score 100 (the interval over problems is 0 wide)
+    row = table_rows(tmp_path / "labelled" / "table.md")[str(completions)]
+    assert (row["AIME24"], row["MATH-500"], row["AMC23"]) == ("100.0 ± 0.0", "100.0 ± 0.0", "—")
 
 
 # --- the tiny model ----------------------------------------------------------------------------------------------
@@ -215,11 +232,19 @@ def test_data_parallel_shards_split_the_problems_and_merge(tmp_path: Path, mini_
 
 
 @pytest.fixture(scope="module")
-def fake_run(tmp_path_factory: pytest.TempPathFactory, mini_file: Path) -> Path:
-    """A run dir with two checkpoints (copies of the tiny model), metrics and a validation split."""
+def answers_five(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model that answers `\\boxed{5}` to everything: it solves MINI's q1 (2 + 3) and nothing else."""
+    return answering_model(tmp_path_factory.mktemp("answers_five") / "model", "5")
+
+
+@pytest.fixture(scope="module")
+def fake_run(tmp_path_factory: pytest.TempPathFactory, mini_file: Path, answers_five: Path) -> Path:
+    """A run dir with two checkpoints, metrics and a validation split (MINI). checkpoint-10 is the random tiny model
+    (solves nothing), checkpoint-20 the model answering 5 (solves q1 of 3): the later one is better, so the pick
+    cannot come from tie-breaking (ties go to the earliest step)."""
     run = tmp_path_factory.mktemp("run")
-    for step in (10, 20):
-        shutil.copytree(ensure_tiny_model(), run / f"checkpoint-{step}")
+    shutil.copytree(ensure_tiny_model(), run / "checkpoint-10")
+    shutil.copytree(answers_five, run / "checkpoint-20")
     write_jsonl(run / "metrics.jsonl", [{"step": s, "completions/mean_length": 30.0 - s / 10} for s in range(1, 21)])
     prompts = [[{"role": "user", "content": row["problem"]}] for row in MINI]
     write_jsonl(
@@ -239,9 +264,12 @@ def test_a_run_dir_gets_every_checkpoint_curves_plots_and_a_validation_pick(
     for name in ("table.md", "curves.json", "accuracy_tiny.png", "completion_length.png"):
         assert (report / name).stat().st_size > 0, name
     assert (fake_run / "eval" / "validation" / "checkpoint-20" / "results.json").exists()
-    assert outcome["best"]["step"] == 10  # all scores are 0 for the tiny model: ties go to the earliest step
-    table = (report / "table.md").read_text()
-    assert "| checkpoint-10 |" in table and "| checkpoint-20 |" in table
+    # validation: checkpoint-10 solves none of MINI's 3 problems, checkpoint-20 solves q1 in every sample
+    assert [(c["step"], c["score"]) for c in outcome["best"]["candidates"]] == [(10, 0.0), (20, pytest.approx(1 / 3))]
+    assert outcome["best"]["step"] == 20 and outcome["best"]["path"] == fake_run / "checkpoint-20"
+    rows = table_rows(report / "table.md")
+    assert rows["checkpoint-10"]["mini"] == "0.0 ± 0.0"
+    assert rows["checkpoint-20"]["mini"].startswith("33.3 ± ")
 
 
 def test_a_lora_adapter_is_merged_and_evaluated(tmp_path: Path, mini_file: Path) -> None:
@@ -256,14 +284,45 @@ def test_a_lora_adapter_is_merged_and_evaluated(tmp_path: Path, mini_file: Path)
     assert results["benchmarks"]["mini"]["samples"] == 12
 
 
-def test_a_paired_comparison_of_two_evaluations(tmp_path: Path, mini_file: Path) -> None:
+def test_a_paired_comparison_of_two_evaluations(tmp_path: Path, mini_file: Path, answers_five: Path) -> None:
+    """A = the random tiny model (solves nothing), B = the model answering 5 (solves q1 of MINI in every sample)."""
     first = tmp_path / "first"
     evaluate(eval_config(*mini_overrides(mini_file)), first)
     second = tmp_path / "second"
-    outcome = evaluate(eval_config(*mini_overrides(mini_file, "eval.seeds=[5,6]"), f"compare_with={first}"), second)
+    overrides = [*mini_overrides(mini_file, "eval.seeds=[5,6]"), f"target={answers_five}", f"compare_with={first}"]
+    evaluate(eval_config(*overrides), second)
     comparison = json.loads((second / "comparison.json").read_text())
-    assert comparison == outcome["comparison"]
-    assert comparison["n_problems"] == 3 and comparison["distinguishable"] is False  # the tiny model scores 0 twice
+    # per-problem differences d = [1, 0, 0]: B is 1/3 better, but a bootstrap resample holds no q1 with probability
+    # (2/3)^3 = 8/27 and only q1 with 1/27, both above 2.5%, so the 95% interval is [0, 1] and includes 0;
+    # the p-value is 2 * 8/27
+    assert (comparison["n_problems"], comparison["pass@1_a"]) == (3, 0.0)
+    assert comparison["pass@1_b"] == comparison["difference"] == pytest.approx(1 / 3)
+    assert comparison["ci"] == [0.0, 1.0] and comparison["p_value"] == pytest.approx(16 / 27, abs=0.05)
+    assert comparison["distinguishable"] is False
+    assert (
+        comparison["verdict"]
+        == "B is better than A by 33.3 points (95% CI 0.0 to 100.0): not distinguishable from noise"
+    )
+
+
+def test_a_paired_comparison_that_is_significant(tmp_path: Path, answers_five: Path) -> None:
+    """Ten problems whose answer is 5: B (the model answering 5) solves every one, A (random) none."""
+    fives = write_jsonl(tmp_path / "fives.jsonl", [
+        {"id": f"f{i}", "problem": f"What is {i} + {5 - i}?", "answer": "5"} for i in range(10)
+    ])  # fmt: skip
+    overrides = ["eval.benchmarks=[fives]", f"+eval.files.fives={fives}", "eval.k=2", "eval.max_new_tokens=8"]
+    first = tmp_path / "first"
+    evaluate(eval_config(*overrides), first)
+    second = tmp_path / "second"
+    evaluate(eval_config(*overrides, f"target={answers_five}", f"compare_with={first}"), second)
+    comparison = json.loads((second / "comparison.json").read_text())
+    # d_i = 1 for all ten problems: every bootstrap mean is 1, the interval is [1, 1] and no mean reaches 0
+    assert (comparison["n_problems"], comparison["pass@1_a"], comparison["pass@1_b"]) == (10, 0.0, 1.0)
+    assert comparison["ci"] == [1.0, 1.0] and comparison["p_value"] == 0.0 and comparison["distinguishable"] is True
+    assert (
+        comparison["verdict"]
+        == "B is better than A by 100.0 points (95% CI 100.0 to 100.0): distinguishable from noise"
+    )
 
 
 def test_results_go_to_wandb_offline(tmp_path: Path, mini_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from openrs.checks import check_disk, check_machine, check_wandb, checkpoint_bytes, model_params
+from openrs.checks import check_disk, check_machine, check_wandb, model_params
 from openrs.errors import ConfigError
 from tests.conftest import compose_config
 
 
-def test_the_layout_needs_enough_gpus() -> None:
+def test_the_layout_needs_enough_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    import openrs.checks as checks
+
+    monkeypatch.setattr(checks, "deepspeed_installed", lambda: True)  # it needs CUDA: cannot be installed here
     cfg = compose_config("+experiment=exp3")  # 3 training processes + 1 vLLM server GPU
     # GPU counts are parameters: this machine has none
     with pytest.raises(ConfigError, match=r"needs 4 GPUs .* and 2 are visible. Set launcher.num_processes=1"):
@@ -19,17 +22,41 @@ def test_the_layout_needs_enough_gpus() -> None:
     check_machine(cfg, cuda_available=True, gpu_count=4)
 
 
-def test_disk_space_for_the_checkpoints(tmp_path: Path) -> None:
-    cfg = compose_config("+experiment=exp3")  # bf16 full fine-tuning, save_total_limit from the experiment
+def qwen2_params(*, tie_word_embeddings: bool) -> int:
+    """The parameter count of the Qwen2-1.5B architecture (DeepSeek-R1-Distill-Qwen-1.5B and Qwen2.5-Math-1.5B share
+    it; their config.json on the hub: vocab 151936, hidden 1536, MLP 8960, 28 layers, 12 heads, 2 KV heads; the
+    distill unties the embeddings, Qwen2.5-Math ties them), counted by transformers on the meta device (no memory)."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(
+        vocab_size=151936, hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+        num_key_value_heads=2, tie_word_embeddings=tie_word_embeddings,
+    )  # fmt: skip
+    with torch.device("meta"):
+        return Qwen2ForCausalLM(config).num_parameters()
+
+
+@pytest.mark.parametrize(
+    ("model", "tied"), [("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", False), ("Qwen/Qwen2.5-Math-1.5B", True)]
+)
+def test_disk_space_for_the_checkpoints_of_a_hub_model(tmp_path: Path, model: str, tied: bool) -> None:
+    """A hub model is sized before any download (the hub is offline here) and the disk check refuses exactly when
+    the checkpoints this run keeps would not fit: exp3 saves every 50 of 500 steps with no save_total_limit, so 10
+    checkpoints of bf16 weights (2 bytes) plus Adam's two fp32 moments (8 bytes) per parameter, then the bf16 final
+    model."""
+    cfg = compose_config("+experiment=exp3", f"model.name_or_path={model}")
     params = model_params(cfg)
-    assert params == 1_777_088_000
-    per_checkpoint = checkpoint_bytes(cfg, params)
-    assert per_checkpoint == params * (2 + 8)  # bf16 weights + two fp32 Adam moments
-    with pytest.raises(ConfigError, match="would not fit in the 10.0 GB free"):
-        check_disk(cfg, tmp_path, params, free_bytes=10 * 10**9)
-    check_disk(cfg, tmp_path, params, free_bytes=10**13)
-    lora = compose_config("+experiment=exp3", "peft=lora")
-    assert checkpoint_bytes(lora, params) == params * 2
+    assert params == qwen2_params(tie_word_embeddings=tied)
+    need = 10 * params * (2 + 8) + params * 2
+    with pytest.raises(ConfigError, match=f"About {need / 1e9:.1f} GB of checkpoints .* would not fit"):
+        check_disk(cfg, tmp_path, params, free_bytes=need - 1)
+    check_disk(cfg, tmp_path, params, free_bytes=need)
+    lora = compose_config("+experiment=exp3", f"model.name_or_path={model}", "peft=lora")
+    need_lora = 10 * params * 2 + params * 2  # LoRA: no Adam moments; bf16 weights per checkpoint (an upper bound)
+    with pytest.raises(ConfigError, match="would not fit"):
+        check_disk(lora, tmp_path, model_params(lora), free_bytes=need_lora - 1)
+    check_disk(lora, tmp_path, model_params(lora), free_bytes=need_lora)
 
 
 def test_tiny_model_size_is_read_from_its_weights() -> None:

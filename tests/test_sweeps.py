@@ -9,9 +9,10 @@ from functools import cache
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from openrs.__main__ import CONF_DIR
+from openrs.config import OpenRSConfig, typed_config
 from openrs.naming import run_name
 from openrs.plan import build_plan
 
@@ -45,12 +46,12 @@ def job_overrides(name: str) -> list[list[str]]:
 
 
 @cache
-def jobs(name: str) -> list[tuple[tuple[str, ...], DictConfig, dict]]:
+def jobs(name: str) -> list[tuple[tuple[str, ...], OpenRSConfig, dict]]:
     """(overrides, composed config, plan) for every job of a sweep."""
     found = []
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         for overrides in job_overrides(name):
-            cfg = compose("config", overrides=overrides)
+            cfg = typed_config(compose("config", overrides=overrides), OpenRSConfig)  # as openrs.run types it
             found.append((tuple(overrides), cfg, build_plan(cfg, "/tmp/openrs-sweep-test")))
     return found
 
@@ -69,7 +70,7 @@ def reward(plan: dict, reward_name: str) -> dict:
     return next(r for r in plan["rewards"] if r["name"] == reward_name)
 
 
-def is_exp3(cfg: DictConfig, plan: dict) -> None:
+def is_exp3(cfg: OpenRSConfig, plan: dict) -> None:
     """exp3's data, rewards and budget as published (what a swept value does not touch)."""
     assert plan["dataset"]["path"] == "knoveleng/open-rs"
     assert [(r["name"], r["weight"]) for r in plan["rewards"]] == [("format", 1.0), ("cosine", 2.0)]

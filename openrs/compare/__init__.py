@@ -5,7 +5,8 @@ Inputs: run dirs, multirun dirs (`multirun.yaml`, one subdir per run) and W&B gr
 `--out` (default `outputs/compare/<timestamp>`): `comparison.md`, `comparison.csv` (one row per run, see
 `openrs.compare.table`) and the PNG figures of `openrs.compare.plots`.
 
-- `runs`: loading local runs (`load_inputs`, `load_run`, `find_baseline`, `last_mean`)
+- `inputs`: the command's inputs resolved into runs, and the baseline (`load_inputs`, `find_baseline`)
+- `runs`: loading local runs (`load_run`, `last_mean`)
 - `wandb_runs`: loading a W&B group (`load_wandb_group`)
 - `differs`: what sets each run apart (`what_differs`)
 - `table`: the rows, markdown and CSV (`build_comparison`, `markdown`, `csv_text`)
@@ -54,8 +55,8 @@ def compare(
 
     Raises `openrs.errors.ConfigError` for input that cannot be compared (bad path, no runs, W&B offline).
     """
+    from openrs.compare.inputs import find_baseline, load_inputs
     from openrs.compare.plots import plot_comparison
-    from openrs.compare.runs import find_baseline, load_inputs
     from openrs.compare.table import build_comparison, markdown, write_tables
 
     runs = load_inputs(inputs, eval_preset)

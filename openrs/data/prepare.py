@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, load_dataset
-from omegaconf import DictConfig
 
+from openrs.config import DatasetConfig, DropLimits, OpenRSConfig
 from openrs.data.synthetic import make_arithmetic_dataset
 from openrs.errors import ConfigError
-from openrs.plan import to_plain
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ def _offline() -> bool:
     return any(os.environ.get(name, "").lower() in ("1", "true", "yes") for name in flags)
 
 
-def load_hub(dataset_cfg: DictConfig) -> Dataset:
+def load_hub(dataset_cfg: DatasetConfig) -> Dataset:
     """A hub dataset (or its copy in the local `datasets` cache), with an actionable error when it is unreachable."""
     try:
         return load_dataset(dataset_cfg.path, dataset_cfg.subset, split=dataset_cfg.split)
@@ -131,9 +130,9 @@ def load_hub(dataset_cfg: DictConfig) -> Dataset:
         ) from err
 
 
-def load_raw(dataset_cfg: DictConfig) -> Dataset:
+def load_raw(dataset_cfg: DatasetConfig) -> Dataset:
     """Read the configured source as a `datasets.Dataset` (no column handling yet)."""
-    source = to_plain(dataset_cfg.source)
+    source = dataset_cfg.source
     if source == "synthetic":
         syn = dataset_cfg.synthetic
         rows = make_arithmetic_dataset(
@@ -162,10 +161,10 @@ def load_raw(dataset_cfg: DictConfig) -> Dataset:
     return load_dataset(formats.pop(), data_files=[str(p) for p in files], split="train")
 
 
-def require_columns(dataset: Dataset, dataset_cfg: DictConfig) -> None:
+def require_columns(dataset: Dataset, dataset_cfg: DatasetConfig) -> None:
     """Fail with the list of present columns (and a likely fix) when a configured column is missing."""
     for key, guesses in (("prompt_column", _PROMPT_COLUMN_GUESSES), ("answer_column", _ANSWER_COLUMN_GUESSES)):
-        column = dataset_cfg[key]
+        column = getattr(dataset_cfg, key)
         if column not in dataset.column_names:
             likely = next((name for name in guesses if name in dataset.column_names), None)
             fix = f"dataset.{key}={likely}" if likely else f"dataset.{key}=<one of them>"
@@ -203,7 +202,7 @@ def duplicate_key(problem: str) -> str:
     return " ".join(problem.split())
 
 
-def check_drop_limits(report: DataReport, limits: DictConfig) -> None:
+def check_drop_limits(report: DataReport, limits: DropLimits) -> None:
     """Raise when more rows were dropped than `dataset.drop_limits` allows (fractions of the rows read)."""
     if report.rows_read == 0:
         return
@@ -213,8 +212,8 @@ def check_drop_limits(report: DataReport, limits: DictConfig) -> None:
         over.append(f"{total:.1%} of all rows (dataset.drop_limits.total={limits.total})")
     for reason, count in report.dropped.items():
         fraction = count / report.rows_read
-        if fraction > limits[reason]:
-            over.append(f"{fraction:.1%} for {reason} (dataset.drop_limits.{reason}={limits[reason]})")
+        if fraction > getattr(limits, reason):
+            over.append(f"{fraction:.1%} for {reason} (dataset.drop_limits.{reason}={getattr(limits, reason)})")
     if over:
         raise ConfigError(
             "The data checks dropped more rows than allowed: " + "; ".join(over) + ".\n" + report.render() + "\n"
@@ -235,7 +234,7 @@ def _validation_count(size: float, rows: int) -> int:
     return count
 
 
-def _check_rows(cfg: DictConfig, raw: Dataset, tokenizer: Any, report: DataReport) -> list[dict[str, Any]]:
+def _check_rows(cfg: OpenRSConfig, raw: Dataset, tokenizer: Any, report: DataReport) -> list[dict[str, Any]]:
     dataset_cfg = cfg.dataset
     budget = cfg.length.max_prompt_length
     seen: set[str] = set()
@@ -277,7 +276,7 @@ def _gold_parses(golds: list[str]) -> list[bool]:
     return check_golds(golds)
 
 
-def prepare_dataset(cfg: DictConfig, tokenizer: Any) -> PreparedData:
+def prepare_dataset(cfg: OpenRSConfig, tokenizer: Any) -> PreparedData:
     """Load, check and format the training (and validation) set; raise ConfigError on unusable data."""
     dataset_cfg = cfg.dataset
     raw = load_raw(dataset_cfg)

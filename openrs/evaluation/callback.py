@@ -10,27 +10,22 @@ DeepSpeed ZeRO-3 the policy is sharded and in-training evaluation is skipped wit
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
 from transformers import TrainerCallback
 
+from openrs.config import OpenRSConfig
+from openrs.evaluation.results import results_metrics
 from openrs.evaluation.tasks import load_items
 
-__all__ = ["DURING_TRAINING", "BenchmarkEvalCallback", "results_metrics"]
+__all__ = ["DURING_TRAINING", "BenchmarkEvalCallback"]
 
 log = logging.getLogger(__name__)
 
 DURING_TRAINING = "during_training"
-
-
-def results_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """The logged metrics of one evaluation: pass@1 per benchmark and their average."""
-    metrics = {f"benchmarks/{name}/pass@1": bench["pass@1"] for name, bench in results["benchmarks"].items()}
-    metrics["benchmarks/average/pass@1"] = results["average"]["pass@1"]
-    return metrics
 
 
 def colocated_engine(trainer: Any) -> Any:
@@ -49,10 +44,10 @@ def zero_stage(accelerator: Any) -> int | None:
 class BenchmarkEvalCallback(TrainerCallback):
     """Evaluate `eval.during_training` at every checkpoint save (see the module docstring)."""
 
-    def __init__(self, cfg: DictConfig, run_dir: Path) -> None:
+    def __init__(self, cfg: OpenRSConfig, run_dir: Path) -> None:
         during = cfg.eval.during_training
         self.run_dir = run_dir
-        self.eval_cfg = OmegaConf.merge(cfg.eval, {"k": during.k, "data_parallel_size": 1, "completions_file": None})
+        self.eval_cfg = dataclasses.replace(cfg.eval, k=during.k, data_parallel_size=1, completions_file=None)
         self.max_new_tokens = during.max_new_tokens or cfg.length.max_completion_length
         benchmarks = list(during.benchmarks) if during.benchmarks is not None else None
         self.items = load_items(cfg.eval, benchmarks=benchmarks, max_problems=during.max_problems)  # fail early

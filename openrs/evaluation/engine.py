@@ -13,8 +13,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from omegaconf import DictConfig
-
+from openrs.config import EvalConfig
 from openrs.evaluation.samples import SampleStore
 from openrs.evaluation.scoring import score_records
 from openrs.evaluation.tasks import Item, render_prompt
@@ -39,7 +38,7 @@ def missing_samples(items: list[Item], k: int, seeds: list[int], done: set[tuple
 
 def generate_samples(
     items: list[Item],
-    eval_cfg: DictConfig,
+    eval_cfg: EvalConfig,
     generator: Generator,
     store: SampleStore,
     *,

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from omegaconf import DictConfig
-
+from openrs.config import EvalConfig
 from openrs.errors import ConfigError
 from openrs.evaluation.stats import average_stats, benchmark_stats
 from openrs.evaluation.tasks import Item
-from openrs.plan import to_plain
 
 __all__ = ["summarize"]
 
@@ -19,7 +17,7 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def summarize(records: list[dict[str, Any]], items: list[Item], eval_cfg: DictConfig, k: int | None = None) -> dict:
+def summarize(records: list[dict[str, Any]], items: list[Item], eval_cfg: EvalConfig, k: int | None = None) -> dict:
     """Statistics per benchmark (problems with an unparseable gold are counted and left out) and their average."""
     k = k or eval_cfg.k
     by_benchmark: dict[str, list[Item]] = defaultdict(list)
@@ -55,10 +53,17 @@ def summarize(records: list[dict[str, Any]], items: list[Item], eval_cfg: DictCo
         stats = benchmark_stats(
             correct,
             answers,
-            ks=None if eval_cfg.ks is None else [x for x in to_plain(eval_cfg.ks) if x <= k],
+            ks=None if eval_cfg.ks is None else [x for x in eval_cfg.ks if x <= k],
             n_boot=eval_cfg.n_boot,
             confidence=eval_cfg.confidence,
         )
         stats.update(unparseable_gold=unparseable, mean_tokens=_mean(tokens), truncated_rate=_mean(truncated))
         per_benchmark[benchmark] = stats
     return {"benchmarks": per_benchmark, "average": average_stats(per_benchmark)}
+
+
+def results_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """The logged metrics of one evaluation: pass@1 per benchmark and their average."""
+    metrics = {f"benchmarks/{name}/pass@1": bench["pass@1"] for name, bench in results["benchmarks"].items()}
+    metrics["benchmarks/average/pass@1"] = results["average"]["pass@1"]
+    return metrics

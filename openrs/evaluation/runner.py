@@ -22,19 +22,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
 from openrs import provenance
+from openrs.config import EvalConfig, EvaluateConfig, ModelConfig, plain_dict
 from openrs.errors import ConfigError
 from openrs.evaluation.engine import generate_samples, missing_samples
 from openrs.evaluation.report import best_checkpoint, write_report
-from openrs.evaluation.results import summarize
+from openrs.evaluation.results import results_metrics, summarize
 from openrs.evaluation.samples import SampleStore
 from openrs.evaluation.scoring import read_completions_file, score_records
 from openrs.evaluation.stats import paired_comparison
 from openrs.evaluation.tasks import Item, load_items, load_validation_items
 from openrs.models import resolve_model_path
-from openrs.plan import to_plain
 from openrs.resume import checkpoint_dirs
 
 __all__ = ["evaluate", "evaluate_model", "find_checkpoints", "resolve_target"]
@@ -55,7 +53,7 @@ def find_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     return found
 
 
-def resolve_target(target: str | None, model_cfg: DictConfig, cache_dir: str | None) -> tuple[str, str]:
+def resolve_target(target: str | None, model_cfg: ModelConfig, cache_dir: str | None) -> tuple[str, str]:
     """(kind, path): `run` (a training run dir), `adapter` (a LoRA adapter dir) or `model` (a dir, hub id, tiny)."""
     if target is None:
         return "model", resolve_model_path(model_cfg.name_or_path, cache_dir, model_cfg.revision)
@@ -105,11 +103,11 @@ def _engine_versions() -> dict[str, Any]:
     return {name: versions.get(name) for name in ("torch", "transformers", "vllm", "math-verify") if name in versions}
 
 
-def _load_generator(model_path: str, eval_cfg: DictConfig) -> Any:
+def _load_generator(model_path: str, eval_cfg: EvalConfig) -> Any:
     from openrs.generation import load_generator
 
     return load_generator(
-        to_plain(eval_cfg.engine),
+        eval_cfg.engine.value,
         model_path,
         batch_size=eval_cfg.batch_size,
         dtype=eval_cfg.dtype,
@@ -119,7 +117,7 @@ def _load_generator(model_path: str, eval_cfg: DictConfig) -> Any:
     )
 
 
-def _shard_env(index: int, eval_cfg: DictConfig) -> dict[str, str]:
+def _shard_env(index: int, eval_cfg: EvalConfig) -> dict[str, str]:
     """GPUs `[index * tp, (index + 1) * tp)` for shard `index` (none on a CPU machine)."""
     import torch
 
@@ -135,7 +133,7 @@ def shard_commands(config_path: Path, shards: int) -> list[list[str]]:
     return [[sys.executable, "-m", "openrs.evaluation.shard", str(config_path), str(i)] for i in range(shards)]
 
 
-def _run_shards(model_path: str, eval_cfg: DictConfig, out_dir: Path, items: list[Item]) -> None:
+def _run_shards(model_path: str, eval_cfg: EvalConfig, out_dir: Path, items: list[Item]) -> None:
     """Generate with `data_parallel_size` processes, each on its share of the problems; merge their samples."""
     import torch
 
@@ -146,7 +144,7 @@ def _run_shards(model_path: str, eval_cfg: DictConfig, out_dir: Path, items: lis
             f"{shards * eval_cfg.tensor_parallel_size} GPUs; {torch.cuda.device_count()} are visible."
         )
     config_path = out_dir / "shard_config.yaml"
-    spec = {"model_path": model_path, "out_dir": str(out_dir), "eval": OmegaConf.to_container(eval_cfg, resolve=True)}
+    spec = {"model_path": model_path, "out_dir": str(out_dir), "eval": plain_dict(eval_cfg)}
     spec["items"] = [item.__dict__ for item in items]
     config_path.write_text(json.dumps(spec, ensure_ascii=False))
     processes = [
@@ -164,7 +162,7 @@ def _run_shards(model_path: str, eval_cfg: DictConfig, out_dir: Path, items: lis
 
 def evaluate_model(
     model_path: str | None,
-    eval_cfg: DictConfig,
+    eval_cfg: EvalConfig,
     out_dir: Path,
     items: list[Item] | None = None,
     *,
@@ -210,7 +208,7 @@ def evaluate_model(
     results = summarize(store.records(), items, eval_cfg, k=k)
     results.update(
         model={"name_or_path": model_path, "label": label, **(model_info or {})},
-        eval=OmegaConf.to_container(eval_cfg, resolve=True),
+        eval=plain_dict(eval_cfg),
         engine=_engine_versions(),
         samples_file=str(out_dir / "samples.jsonl"),
         wall_time_s=round(time.time() - started, 3),
@@ -228,13 +226,13 @@ def _log_summary(label: str, results: dict[str, Any]) -> None:
     log.info("%s: %s; average %.1f", label, ", ".join(parts), results["average"]["pass@1"] * 100)
 
 
-def evaluate_run(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
+def evaluate_run(run_dir: Path, cfg: EvaluateConfig) -> dict[str, Any]:
     """Every checkpoint of a training run on the preset (and on the run's validation split), then the report."""
     eval_cfg = cfg.eval
     items = load_items(eval_cfg)
     validation_file = run_dir / "validation.jsonl"
     validation = (
-        load_validation_items(validation_file, to_plain(eval_cfg.scoring))
+        load_validation_items(validation_file, eval_cfg.scoring.value)
         if eval_cfg.validation and validation_file.exists()
         else None
     )
@@ -269,14 +267,13 @@ def _per_problem(results_dir: Path) -> dict[str, list[bool]]:
     return grouped
 
 
-def log_to_wandb(cfg: DictConfig, output_dir: Path, rows: list[tuple[int | None, str, dict[str, Any]]]) -> None:
+def log_to_wandb(cfg: EvaluateConfig, output_dir: Path, rows: list[tuple[int | None, str, dict[str, Any]]]) -> None:
     """Results to W&B (`logger=wandb`): pass@1 per benchmark (by training step for a run), and a results table."""
     import wandb
 
-    from openrs.evaluation.callback import results_metrics
     from openrs.tracking import init_wandb
 
-    config = {"openrs_evaluate": OmegaConf.to_container(cfg, resolve=True)}
+    config = {"openrs_evaluate": plain_dict(cfg)}
     group = cfg.logger.group or f"eval-{cfg.eval.name}"
     tags = ["eval", *cfg.logger.tags]
     run = init_wandb(cfg.logger, output_dir, f"eval-{cfg.eval.name}", group, config, tags, job_type="eval")
@@ -290,9 +287,9 @@ def log_to_wandb(cfg: DictConfig, output_dir: Path, rows: list[tuple[int | None,
     run.finish()
 
 
-def evaluate(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
+def evaluate(cfg: EvaluateConfig, output_dir: Path) -> dict[str, Any]:
     """The whole `python -m openrs.evaluate` job."""
-    if to_plain(cfg.eval.engine) == "vllm" and not cfg.eval.completions_file:
+    if cfg.eval.engine == "vllm" and not cfg.eval.completions_file:
         from openrs.generation import require_vllm
 
         require_vllm(cfg.eval.tensor_parallel_size)  # a GPU-only engine fails here, before any download or load
@@ -306,7 +303,7 @@ def evaluate(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
             label = cfg.target or cfg.eval.completions_file or cfg.model.name_or_path  # what was scored
             outcome = evaluate_model(model_path, cfg.eval, output_dir, label=label, model_info=info)
         rows = [(None, outcome["model"]["label"], outcome)]
-    if to_plain(cfg.logger.name) == "wandb":
+    if cfg.logger.name == "wandb":
         log_to_wandb(cfg, output_dir, rows)
     if cfg.compare_with:
         comparison = paired_comparison(_per_problem(Path(cfg.compare_with)), _per_problem(output_dir))

@@ -10,8 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
+from openrs.config import EvalConfig, typed_config
 from openrs.evaluation.engine import generate_samples
 from openrs.evaluation.samples import SampleStore
 from openrs.evaluation.tasks import Item
@@ -20,7 +19,7 @@ from openrs.evaluation.tasks import Item
 def main(argv: list[str]) -> int:
     spec_path, index = Path(argv[0]), int(argv[1])
     spec = json.loads(spec_path.read_text())
-    eval_cfg = OmegaConf.create(spec["eval"])
+    eval_cfg = typed_config(spec["eval"], EvalConfig)  # checked against the schema, as in the parent
     shards = eval_cfg.data_parallel_size
     items = [Item(**item) for item in spec["items"]][index::shards]
     store = SampleStore(Path(spec["out_dir"]) / f"samples.shard-{index}.jsonl")

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
 from openrs.benchmarks import BENCHMARKS, load_benchmark
+from openrs.config import EvalConfig
 from openrs.data.synthetic import make_arithmetic_dataset
 from openrs.errors import ConfigError
-from openrs.plan import to_plain
 
 __all__ = ["ARITHMETIC_SIZE", "Item", "load_items", "load_validation_items", "render_prompt", "scheme_for"]
 
@@ -73,7 +71,7 @@ def _read_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _benchmark_rows(name: str, eval_cfg: DictConfig) -> list[dict[str, Any]]:
+def _benchmark_rows(name: str, eval_cfg: EvalConfig) -> list[dict[str, Any]]:
     if name in eval_cfg.files:
         rows = _read_jsonl(Path(eval_cfg.files[name]).expanduser(), name)
         for index, row in enumerate(rows):
@@ -93,14 +91,14 @@ def _benchmark_rows(name: str, eval_cfg: DictConfig) -> list[dict[str, Any]]:
 
 
 def load_items(
-    eval_cfg: DictConfig, benchmarks: list[str] | None = None, max_problems: int | None = None
+    eval_cfg: EvalConfig, benchmarks: list[str] | None = None, max_problems: int | None = None
 ) -> list[Item]:
     """Every problem of the configured benchmarks (or `benchmarks`), at most `max_problems` of each."""
     names = list(benchmarks if benchmarks is not None else eval_cfg.benchmarks)
     if not names:
         raise ConfigError("eval.benchmarks is empty.")
     limit = max_problems if max_problems is not None else eval_cfg.max_problems
-    scoring = to_plain(eval_cfg.scoring)
+    scoring = eval_cfg.scoring.value
     items: list[Item] = []
     for name in names:
         rows = _benchmark_rows(name, eval_cfg)
@@ -124,7 +122,7 @@ def load_validation_items(path: Path, scoring: str) -> list[Item]:
     return items
 
 
-def render_prompt(item: Item, eval_cfg: DictConfig, tokenizer: Any) -> str:
+def render_prompt(item: Item, eval_cfg: EvalConfig, tokenizer: Any) -> str:
     """The model's input: the template around the problem, then the chat template (or the bare text). A validation
     item keeps the conversation it was trained with."""
     if item.messages is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 Row = dict[str, Any]
 
-__all__ = ["Removal", "Row", "StepOutput"]
+__all__ = ["CurationResult", "Removal", "Row", "StepOutput", "StepReport"]
 
 
 @dataclass
@@ -34,3 +34,47 @@ class StepOutput:
     rows: list[Row]
     removed: list[Removal] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StepReport:
+    index: int
+    name: str
+    params: dict[str, Any]
+    rows_in: int
+    rows_out: int
+    seconds: float
+    removed: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows_in / self.seconds if self.seconds > 0 else float("inf")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.index,
+            "name": self.name,
+            "params": self.params,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "seconds": round(self.seconds, 3),
+            "rows_per_s": round(self.rows_per_s, 1) if self.seconds > 0 else None,
+            "removed": self.removed,
+            "examples": self.examples,
+            "extra": self.extra,
+        }
+
+    def line(self) -> str:
+        removed = ", ".join(f"{count} {reason}" for reason, count in sorted(self.removed.items())) or "none removed"
+        rows = f"{self.rows_in} -> {self.rows_out} rows"
+        return f"step {self.index} {self.name}: {rows} in {self.seconds:.1f}s ({removed})"
+
+
+@dataclass
+class CurationResult:
+    rows: list[Row]
+    sources: dict[str, int]
+    steps: list[StepReport]
+    seconds: float

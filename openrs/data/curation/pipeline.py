@@ -18,15 +18,11 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
 from openrs.benchmarks import BENCHMARKS, load_benchmark
-from openrs.checks import check_schema
-from openrs.data.curation.base import Row, StepOutput
+from openrs.data.curation.base import CurationResult, Row, StepOutput, StepReport
 from openrs.data.curation.card import render_card
 from openrs.data.curation.config import CurateConfig
 from openrs.data.curation.decontaminate import decontaminate
@@ -37,7 +33,6 @@ from openrs.data.curation.normalize import normalize
 from openrs.data.curation.sources import load_sources
 from openrs.data.curation.verifiable import verifiable
 from openrs.errors import ConfigError
-from openrs.plan import to_plain
 
 __all__ = ["STEPS", "CurationResult", "StepReport", "available_steps", "run_recipe"]
 
@@ -82,51 +77,7 @@ def _param_names(func: Callable[..., Any]) -> list[str]:
     return [p.name for p in inspect.signature(func).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
-@dataclass
-class StepReport:
-    index: int
-    name: str
-    params: dict[str, Any]
-    rows_in: int
-    rows_out: int
-    seconds: float
-    removed: dict[str, int] = field(default_factory=dict)
-    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def rows_per_s(self) -> float:
-        return self.rows_in / self.seconds if self.seconds > 0 else float("inf")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "step": self.index,
-            "name": self.name,
-            "params": self.params,
-            "rows_in": self.rows_in,
-            "rows_out": self.rows_out,
-            "seconds": round(self.seconds, 3),
-            "rows_per_s": round(self.rows_per_s, 1) if self.seconds > 0 else None,
-            "removed": self.removed,
-            "examples": self.examples,
-            "extra": self.extra,
-        }
-
-    def line(self) -> str:
-        removed = ", ".join(f"{count} {reason}" for reason, count in sorted(self.removed.items())) or "none removed"
-        rows = f"{self.rows_in} -> {self.rows_out} rows"
-        return f"step {self.index} {self.name}: {rows} in {self.seconds:.1f}s ({removed})"
-
-
-@dataclass
-class CurationResult:
-    rows: list[Row]
-    sources: dict[str, int]
-    steps: list[StepReport]
-    seconds: float
-
-
-def _planned_steps(cfg: DictConfig) -> list[tuple[str, dict[str, Any], list[str] | None]]:
+def _planned_steps(cfg: CurateConfig) -> list[tuple[str, dict[str, Any], list[str] | None]]:
     """Each step's name, full params and source filter, checked before any data is read."""
     recipe = cfg.recipe
     planned = []
@@ -134,16 +85,16 @@ def _planned_steps(cfg: DictConfig) -> list[tuple[str, dict[str, Any], list[str]
         if spec.name not in STEPS:
             raise ConfigError(f"recipe.steps[{index}].name={spec.name!r} is not a step; steps: {sorted(STEPS)}.")
         accepted = _param_names(STEPS[spec.name])
-        params = to_plain(spec.params) or {}
+        params = dict(spec.params)
         unknown = sorted(set(params) - set(accepted))
         if unknown:
             raise ConfigError(
                 f"recipe.steps[{index}] ({spec.name}): unknown param(s) {unknown}; it accepts {accepted}."
             )
         for param, key in _INJECTED.items():
-            if param in accepted and param not in params and cfg[key] is not None:
-                params[param] = to_plain(cfg[key])
-        only = to_plain(spec.only_sources)
+            if param in accepted and param not in params and getattr(cfg, key) is not None:
+                params[param] = getattr(cfg, key)
+        only = spec.only_sources
         if only:
             missing = sorted(set(only) - set(recipe.sources))
             if missing:
@@ -176,13 +127,12 @@ def _apply(
     return StepOutput(merged, output.removed, output.extra)
 
 
-def run_recipe(cfg: DictConfig, on_step: Callable[[StepReport], None] | None = None) -> CurationResult:
+def run_recipe(cfg: CurateConfig, on_step: Callable[[StepReport], None] | None = None) -> CurationResult:
     """Run `cfg.recipe` and return the rows with the reports (writing is :func:`write_outputs`' job)."""
     if cfg.recipe is None:
         raise ConfigError(
             "Choose a recipe: python -m openrs.data +recipe=NAME (open_s1, open_deepscaler, open_rs, custom)."
         )
-    check_schema(cfg, CurateConfig)
     planned = _planned_steps(cfg)
     started = time.perf_counter()
     rows = load_sources(cfg.recipe.sources)
@@ -216,12 +166,12 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def write_outputs(result: CurationResult, cfg: DictConfig, output_dir: Path) -> dict[str, Path]:
+def write_outputs(result: CurationResult, cfg: CurateConfig, output_dir: Path) -> dict[str, Path]:
     """Write the data, the report, the removals, the hits and the card; return their paths."""
     from datasets import Dataset
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    fmt = to_plain(cfg.format)
+    fmt = cfg.format.value
     paths = {"data": output_dir / f"train.{fmt}", "report": output_dir / "report.json"}
     dataset = Dataset.from_list(result.rows) if result.rows else Dataset.from_dict({"id": [], "problem": []})
     if fmt == "parquet":

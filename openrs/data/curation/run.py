@@ -8,6 +8,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from openrs.config import typed_config
+from openrs.data.curation.config import CurateConfig
 from openrs.data.curation.pipeline import run_recipe, write_outputs
 from openrs.errors import ConfigError
 
@@ -36,7 +38,7 @@ def push(paths: dict[str, Path], repo_id: str, private: bool) -> None:
     log.info("pushed %s to the hub as %s", data, repo_id)
 
 
-def curate(cfg: DictConfig, output_dir: Path) -> dict[str, Path]:
+def curate(cfg: CurateConfig, output_dir: Path) -> dict[str, Path]:
     result = run_recipe(cfg)
     paths = write_outputs(result, cfg, output_dir)
     log.info("curated %d rows -> %s (card: %s)", len(result.rows), paths["data"], paths["card"])
@@ -46,9 +48,10 @@ def curate(cfg: DictConfig, output_dir: Path) -> dict[str, Path]:
 
 
 def curate_or_explain(cfg: DictConfig, output_dir: Path) -> int:
-    """Run and return 0, or print a configuration error (no traceback) and return 2."""
+    """The entry: the composed config becomes typed (and checked) here, once; then `curate`. Returns 0, or prints a
+    configuration error (no traceback) and returns 2."""
     try:
-        curate(cfg, output_dir)
+        curate(typed_config(cfg, CurateConfig), output_dir)
     except ConfigError as err:
         print(f"openrs.data: configuration error: {err}", file=sys.stderr)
         return 2

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from omegaconf import DictConfig
-
 from openrs.data.curation.base import Row
+from openrs.data.curation.config import SourceSpec
 from openrs.data.prepare import load_raw
 from openrs.errors import ConfigError
 
@@ -21,7 +20,7 @@ def _text(value: Any) -> str | None:
     return text if text.strip() else None
 
 
-def load_source(name: str, spec: DictConfig) -> list[Row]:
+def load_source(name: str, spec: SourceSpec) -> list[Row]:
     """Rows of one source; a missing column is an error that lists the columns present."""
     raw = load_raw(spec)
     if spec.max_rows is not None:
@@ -52,7 +51,7 @@ def load_source(name: str, spec: DictConfig) -> list[Row]:
     return rows
 
 
-def load_sources(sources: DictConfig) -> list[Row]:
+def load_sources(sources: dict[str, SourceSpec]) -> list[Row]:
     """All sources in recipe order; ids must be unique across them."""
     if not sources:
         raise ConfigError("recipe.sources is empty: a recipe needs at least one source.")
