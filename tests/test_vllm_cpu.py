@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from openrs.tiny_model import ensure_tiny_model
-from tests.conftest import compose_config, free_port, read_jsonl, run_module
+from tests.conftest import compose_config, compose_raw, free_port, read_jsonl, run_module
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -101,9 +101,8 @@ def test_a_runs_checkpoints_are_evaluated_one_engine_at_a_time(tmp_path: Path, m
     import shutil
 
     import psutil
-    from hydra import compose, initialize_config_dir
 
-    from openrs.__main__ import CONF_DIR
+    from openrs.config import EvaluateConfig, typed_config
     from openrs.evaluation.runner import evaluate
 
     run = tmp_path / "run"
@@ -111,8 +110,7 @@ def test_a_runs_checkpoints_are_evaluated_one_engine_at_a_time(tmp_path: Path, m
         shutil.copytree(ensure_tiny_model(), run / f"checkpoint-{step}")
     overrides = [f"target={run}", "eval.engine=vllm", "eval.dtype=float32", "eval.max_problems=4",
                  "eval.max_new_tokens=8", "eval.k=1"]  # fmt: skip
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("evaluate", overrides=overrides)
+    cfg = typed_config(compose_raw(*overrides, config_name="evaluate"), EvaluateConfig)  # as openrs.evaluate does
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
     outcome = evaluate(cfg, tmp_path / "out")
