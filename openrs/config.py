@@ -123,9 +123,11 @@ class Device(StrEnum):
 class ModelConfig:
     name_or_path: str = "openrs-tiny"  # hub id, local dir, or `openrs-tiny` (built offline, see openrs.tiny_model)
     revision: str = "main"  # hub revision (branch, tag or commit); ignored for local dirs
-    # training weights dtype; bfloat16/float16 also switch the trainer to mixed precision (evaluation: eval.dtype)
+    # weights dtype; bfloat16/float16 also switch the trainer to mixed precision, and evaluation's eval.dtype=auto
+    # takes a bfloat16/float16 from here
     dtype: DType = DType.float32
-    # training's attention kernel; flash_attention_2 falls back to sdpa without flash-attn (evaluation: the default)
+    # attention kernel of training and of evaluation's hf engine; flash_attention_2 falls back to sdpa without
+    # the flash-attn package
     attn_implementation: AttnImplementation = AttnImplementation.sdpa
     trust_remote_code: bool = False  # run the model repo's own code (tokenizer, TRL's model load, vLLM server)
 
@@ -354,7 +356,7 @@ class EvalConfig:
     max_new_tokens: int = 32768  # completion budget in tokens (the Open-RS protocol's 32,768)
     engine: EvalEngine = EvalEngine.hf  # generation backend: hf (transformers) or vllm (the paper preset)
     batch_size: int = 16  # hf engine: prompts per generate call
-    dtype: DType = DType.auto  # auto: bfloat16 on GPU, float32 on CPU
+    dtype: DType = DType.auto  # auto: model.dtype when it is bfloat16/float16, else bfloat16 on GPU and float32 on CPU
     gpu_memory_utilization: float = 0.9  # vllm engine: fraction of each GPU's memory vLLM may take
     tensor_parallel_size: int = 1  # vllm engine: GPUs per model copy
     data_parallel_size: int = 1  # model copies, one process each on its own GPU(s) (or CPU), problems split

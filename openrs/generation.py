@@ -126,8 +126,11 @@ def load_generator(
     gpu_memory_utilization: float = 0.9,
     tensor_parallel_size: int = 1,
     seed: int = 0,
+    attn_implementation: str = "sdpa",
+    trust_remote_code: bool = False,
 ) -> Generator:
-    """Build the ``backend`` for ``model`` (a hub id, a local dir, or ``openrs-tiny``, built offline on first use)."""
+    """Build the ``backend`` for ``model`` (a hub id, a local dir, or ``openrs-tiny``, built offline on first use).
+    ``attn_implementation`` is the hf engine's (vLLM picks its own kernels); ``trust_remote_code`` goes to both."""
     if backend == "vllm":
         require_vllm(tensor_parallel_size)  # before resolving or loading anything
         return VLLMGenerator(
@@ -136,9 +139,13 @@ def load_generator(
             gpu_memory_utilization=gpu_memory_utilization,
             tensor_parallel_size=tensor_parallel_size,
             seed=seed,
+            trust_remote_code=trust_remote_code,
         )
     if backend == "hf":
-        return HFGenerator(resolve_model_path(model), batch_size=batch_size, dtype=dtype)
+        return HFGenerator(
+            resolve_model_path(model), batch_size=batch_size, dtype=dtype, attn_implementation=attn_implementation,
+            trust_remote_code=trust_remote_code,
+        )  # fmt: skip
     raise ConfigError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
 
 
@@ -150,18 +157,26 @@ class HFGenerator:
 
     name = "hf"
 
-    def __init__(self, model_path: str, *, batch_size: int = 16, dtype: str = "auto", device: str | None = None):
+    def __init__(
+        self, model_path: str, *, batch_size: int = 16, dtype: str = "auto", device: str | None = None,
+        attn_implementation: str = "sdpa", trust_remote_code: bool = False,
+    ):  # fmt: skip
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from openrs.models import resolve_attention
+
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.batch_size = batch_size
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         torch_dtype = hf_torch_dtype(dtype, self.device.type)
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(self.device).eval()
+        self.model = AutoModelForCausalLM.from_pretrained(
+            model_path, dtype=torch_dtype, attn_implementation=resolve_attention(attn_implementation),
+            trust_remote_code=trust_remote_code,
+        ).to(self.device).eval()  # fmt: skip
         self._set_eos()
         self.stats = GenerationStats()
         logger.info("hf backend: %s on %s (%s)", model_path, self.device, torch_dtype)
@@ -349,6 +364,7 @@ class VLLMGenerator:
         gpu_memory_utilization: float = 0.9,
         tensor_parallel_size: int = 1,
         seed: int = 0,
+        trust_remote_code: bool = False,
     ):
         require_vllm(tensor_parallel_size)
         from transformers import AutoTokenizer
@@ -361,7 +377,7 @@ class VLLMGenerator:
             prepare_cpu_engine_env()
         from vllm import LLM
 
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
         self.llm = LLM(
             **vllm_engine_kwargs(
                 model_path,
@@ -370,7 +386,8 @@ class VLLMGenerator:
                 tensor_parallel_size=tensor_parallel_size,
                 seed=seed,
                 on_cpu=on_cpu,
-            )
+            ),
+            trust_remote_code=trust_remote_code,
         )
         self.stats = GenerationStats()
 

@@ -8,6 +8,7 @@ part of a run sees the same weights.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 
@@ -58,3 +59,11 @@ def hub_snapshot(repo_id: str, revision: str | None) -> str:
         ) from err
     log.info("model %s@%s: %s", repo_id, revision or "main", path)
     return str(path)
+
+
+def resolve_attention(requested: str) -> str:
+    """flash_attention_2 when the flash-attn package is installed, otherwise sdpa (with a warning)."""
+    if requested == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
+        log.warning("model.attn_implementation=flash_attention_2 but flash-attn is not installed: using sdpa.")
+        return "sdpa"
+    return requested

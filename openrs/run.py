@@ -17,7 +17,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from openrs.checks import check_config, check_machine, check_resources
-from openrs.config import EvalConfig, OpenRSConfig, typed_config
+from openrs.config import EvalConfig, ModelConfig, OpenRSConfig, typed_config
 from openrs.errors import ConfigError
 from openrs.naming import run_name
 from openrs.plan import build_plan
@@ -114,7 +114,7 @@ def evaluate_after_training(cfg: OpenRSConfig, run_dir: Path, final_model: Path)
     release_memory()
     out_dir = run_dir / "eval" / cfg.eval.name / "final"
     process = multiprocessing.get_context("spawn").Process(
-        target=_evaluate_final, args=(str(final_model), cfg.eval, str(out_dir), cfg.cache_dir)
+        target=_evaluate_final, args=(str(final_model), cfg.eval, cfg.model, str(out_dir), cfg.cache_dir)
     )
     process.start()
     process.join()
@@ -128,7 +128,9 @@ def evaluate_after_training(cfg: OpenRSConfig, run_dir: Path, final_model: Path)
     return {"dir": str(out_dir), **results_metrics(results)}
 
 
-def _evaluate_final(model_path: str, eval_cfg: EvalConfig, out_dir: str, cache_dir: str | None) -> None:
+def _evaluate_final(
+    model_path: str, eval_cfg: EvalConfig, model_cfg: ModelConfig, out_dir: str, cache_dir: str | None
+) -> None:
     from openrs.launch import DISTRIBUTED_ENV
 
     for variable in DISTRIBUTED_ENV:
@@ -137,7 +139,7 @@ def _evaluate_final(model_path: str, eval_cfg: EvalConfig, out_dir: str, cache_d
         os.environ.setdefault("OPENRS_CACHE", cache_dir)
     from openrs.evaluation.runner import evaluate_model
 
-    evaluate_model(model_path, eval_cfg, Path(out_dir), label="final")
+    evaluate_model(model_path, eval_cfg, Path(out_dir), label="final", model_cfg=model_cfg)
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:

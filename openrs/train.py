@@ -6,7 +6,6 @@ TRL's GRPOTrainer. Whatever happens, the run dir ends with a `summary.json` sayi
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ from openrs.config import OpenRSConfig, plain_dict
 from openrs.data.prepare import DataReport, prepare_dataset
 from openrs.evaluation.callback import BenchmarkEvalCallback
 from openrs.jsonl import read_jsonl
+from openrs.models import resolve_attention
 from openrs.naming import run_tags
 from openrs.plan import build_plan
 from openrs.rewards import get_reward
@@ -46,14 +46,6 @@ def resolve_model_path(cfg: OpenRSConfig) -> str:
     from openrs.models import resolve_model_path as resolve
 
     return resolve(cfg.model.name_or_path, cfg.cache_dir, cfg.model.revision)
-
-
-def resolve_attention(requested: str) -> str:
-    """flash_attention_2 when the flash-attn package is installed, otherwise sdpa (with a warning)."""
-    if requested == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
-        log.warning("model.attn_implementation=flash_attention_2 but flash-attn is not installed: using sdpa.")
-        return "sdpa"
-    return requested
 
 
 def resources_so_far(cfg: OpenRSConfig, run_dir: Path, wall_time_s: float, resumed: bool) -> dict[str, Any]:

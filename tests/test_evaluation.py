@@ -14,7 +14,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from openrs.__main__ import CONF_DIR
-from openrs.config import EvaluateConfig, typed_config
+from openrs.config import DType, EvaluateConfig, typed_config
 from openrs.errors import ConfigError
 from openrs.evaluation.engine import sample_seeds
 from openrs.evaluation.runner import evaluate, evaluate_model, find_checkpoints, shard_commands
@@ -425,3 +425,28 @@ def test_the_in_training_evaluator_finds_trls_colocated_engine_and_zero3() -> No
     sharded = SimpleNamespace(state=SimpleNamespace(deepspeed_plugin=DeepSpeedPlugin(zero_stage=3)))
     assert zero_stage(sharded) == 3
     assert zero_stage(SimpleNamespace(state=SimpleNamespace(deepspeed_plugin=None))) is None
+
+
+def test_the_model_group_reaches_the_evaluation_engine() -> None:
+    """`model.attn_implementation` and `model.trust_remote_code` load the evaluated model, and `eval.dtype=auto` takes
+    the model group's half dtype (R1-Distill's bfloat16, on CPU too) while the tiny model keeps the device rule."""
+    import torch
+
+    from openrs.evaluation.runner import _load_generator, generation_dtype
+
+    r1 = eval_config("model=r1_distill_qwen_1_5b")
+    assert generation_dtype(r1.eval, r1.model) == "bfloat16"
+    assert generation_dtype(dataclasses.replace(r1.eval, dtype=DType.float32), r1.model) == "float32"  # explicit wins
+    tiny = eval_config("model.attn_implementation=eager", "model.trust_remote_code=true")
+    assert generation_dtype(tiny.eval, tiny.model) == "auto"
+    generator = _load_generator(ensure_tiny_model(), tiny.eval, tiny.model)
+    try:
+        assert generator.model.config._attn_implementation == "eager"
+        assert generator.model.dtype == torch.float32  # auto on CPU
+    finally:
+        generator.close()
+    bf16 = _load_generator(ensure_tiny_model(), tiny.eval, dataclasses.replace(tiny.model, dtype=DType.bfloat16))
+    try:
+        assert bf16.model.dtype == torch.bfloat16 and bf16.model.config._attn_implementation == "eager"
+    finally:
+        bf16.close()

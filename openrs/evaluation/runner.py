@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from openrs import provenance
-from openrs.config import EvalConfig, EvaluateConfig, ModelConfig, plain_dict
+from openrs.config import DType, EvalConfig, EvaluateConfig, ModelConfig, plain_dict
 from openrs.errors import ConfigError
 from openrs.evaluation.engine import generate_samples, missing_samples
 from openrs.evaluation.report import best_checkpoint, write_report
@@ -103,14 +103,25 @@ def _engine_versions() -> dict[str, Any]:
     return {name: versions.get(name) for name in ("torch", "transformers", "vllm", "math-verify") if name in versions}
 
 
-def _load_generator(model_path: str, eval_cfg: EvalConfig) -> Any:
+def generation_dtype(eval_cfg: EvalConfig, model_cfg: ModelConfig | None) -> DType:
+    """`eval.dtype`; its `auto` takes the model group's half dtype (R1-Distill's bfloat16, also on CPU), else it is
+    bfloat16 on a GPU and float32 on CPU (the tiny model, and a run dir evaluated with the default model group)."""
+    if eval_cfg.dtype == DType.auto and model_cfg is not None and model_cfg.dtype.mixed_precision:
+        return model_cfg.dtype
+    return eval_cfg.dtype
+
+
+def _load_generator(model_path: str, eval_cfg: EvalConfig, model_cfg: ModelConfig | None = None) -> Any:
+    """The evaluation engine for one model: eval.* settings, and the model group's attention and remote code."""
     from openrs.generation import load_generator
 
     return load_generator(
         eval_cfg.engine.value,
         model_path,
         batch_size=eval_cfg.batch_size,
-        dtype=eval_cfg.dtype,
+        dtype=generation_dtype(eval_cfg, model_cfg).value,
+        attn_implementation=model_cfg.attn_implementation.value if model_cfg else "sdpa",
+        trust_remote_code=model_cfg.trust_remote_code if model_cfg else False,
         gpu_memory_utilization=eval_cfg.gpu_memory_utilization,
         tensor_parallel_size=eval_cfg.tensor_parallel_size,
         seed=int(eval_cfg.seeds[0]),
@@ -133,7 +144,9 @@ def shard_commands(config_path: Path, shards: int) -> list[list[str]]:
     return [[sys.executable, "-m", "openrs.evaluation.shard", str(config_path), str(i)] for i in range(shards)]
 
 
-def _run_shards(model_path: str, eval_cfg: EvalConfig, out_dir: Path, items: list[Item]) -> None:
+def _run_shards(
+    model_path: str, eval_cfg: EvalConfig, out_dir: Path, items: list[Item], model_cfg: ModelConfig | None
+) -> None:
     """Generate with `data_parallel_size` processes, each on its share of the problems; merge their samples."""
     import torch
 
@@ -144,7 +157,8 @@ def _run_shards(model_path: str, eval_cfg: EvalConfig, out_dir: Path, items: lis
             f"{shards * eval_cfg.tensor_parallel_size} GPUs; {torch.cuda.device_count()} are visible."
         )
     config_path = out_dir / "shard_config.yaml"
-    spec = {"model_path": model_path, "out_dir": str(out_dir), "eval": plain_dict(eval_cfg)}
+    spec = {"model_path": model_path, "out_dir": str(out_dir), "eval": plain_dict(eval_cfg),
+            "model": plain_dict(model_cfg) if model_cfg else None}  # fmt: skip
     spec["items"] = [item.__dict__ for item in items]
     config_path.write_text(json.dumps(spec, ensure_ascii=False))
     processes = [
@@ -170,6 +184,7 @@ def evaluate_model(
     generator: Any = None,
     max_new_tokens: int | None = None,
     model_info: dict[str, Any] | None = None,
+    model_cfg: ModelConfig | None = None,
 ) -> dict[str, Any]:
     """Evaluate one model on `items` (default: the preset's benchmarks); write samples, results and table."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -193,13 +208,13 @@ def evaluate_model(
         store.append(score_records(records, by_key, timeout_s=eval_cfg.timeout_s, workers=eval_cfg.workers))
     elif missing_samples(items, k, list(eval_cfg.seeds), store.done):
         if eval_cfg.data_parallel_size > 1 and generator is None:
-            _run_shards(str(model_path), eval_cfg, out_dir, items)
+            _run_shards(str(model_path), eval_cfg, out_dir, items, model_cfg)
             store = SampleStore(out_dir / "samples.jsonl")
         elif generator is not None:  # the caller's (in-training evaluation): it stays open
             generate_samples(items, eval_cfg, generator, store, max_new_tokens=max_new_tokens)
             tokens_per_s, backend = generator.stats.tokens_per_s, generator.name
         else:
-            owned = _load_generator(str(model_path), eval_cfg)
+            owned = _load_generator(str(model_path), eval_cfg, model_cfg)
             try:
                 generate_samples(items, eval_cfg, owned, store, max_new_tokens=max_new_tokens)
                 tokens_per_s, backend = owned.stats.tokens_per_s, owned.name
@@ -242,12 +257,16 @@ def evaluate_run(run_dir: Path, cfg: EvaluateConfig) -> dict[str, Any]:
         with loadable_model(str(checkpoint)) as model_path:
             info = {"checkpoint": str(checkpoint), "lora_merged": model_path != str(checkpoint)}
             out_dir = run_dir / "eval" / eval_cfg.name / name
-            results = evaluate_model(model_path, eval_cfg, out_dir, items, label=name, model_info=info)
+            results = evaluate_model(
+                model_path, eval_cfg, out_dir, items, label=name, model_info=info, model_cfg=cfg.model
+            )
             results["model"]["step"] = step
             rows.append((name, results))
             if validation is not None:
                 out_dir = run_dir / "eval" / "validation" / name
-                evaluate_model(model_path, eval_cfg, out_dir, validation, label=name, model_info=info)
+                evaluate_model(
+                    model_path, eval_cfg, out_dir, validation, label=name, model_info=info, model_cfg=cfg.model
+                )
     paths = write_report(run_dir / "eval" / eval_cfg.name, rows, run_dir=run_dir, eval_name=eval_cfg.name)
     best = best_checkpoint(run_dir) if validation is not None else None
     if best:
@@ -301,7 +320,9 @@ def evaluate(cfg: EvaluateConfig, output_dir: Path) -> dict[str, Any]:
         with loadable_model(path) as model_path:
             info = {"revision": cfg.model.revision} if cfg.target is None else {"target": cfg.target, "kind": kind}
             label = cfg.target or cfg.eval.completions_file or cfg.model.name_or_path  # what was scored
-            outcome = evaluate_model(model_path, cfg.eval, output_dir, label=label, model_info=info)
+            outcome = evaluate_model(
+                model_path, cfg.eval, output_dir, label=label, model_info=info, model_cfg=cfg.model
+            )
         rows = [(None, outcome["model"]["label"], outcome)]
     if cfg.logger.name == "wandb":
         log_to_wandb(cfg, output_dir, rows)

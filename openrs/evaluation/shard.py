@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from openrs.config import EvalConfig, typed_config
+from openrs.config import EvalConfig, ModelConfig, typed_config
 from openrs.evaluation.engine import generate_samples
 from openrs.evaluation.samples import SampleStore
 from openrs.evaluation.tasks import Item
@@ -25,7 +25,8 @@ def main(argv: list[str]) -> int:
     store = SampleStore(Path(spec["out_dir"]) / f"samples.shard-{index}.jsonl")
     from openrs.evaluation.runner import _load_generator
 
-    generate_samples(items, eval_cfg, _load_generator(spec["model_path"], eval_cfg), store)
+    model_cfg = typed_config(spec["model"], ModelConfig) if spec.get("model") else None
+    generate_samples(items, eval_cfg, _load_generator(spec["model_path"], eval_cfg, model_cfg), store)
     return 0
 
 
