@@ -81,18 +81,24 @@ def check_machine(cfg: OpenRSConfig, cuda_available: bool, gpu_count: int | None
     check_deepspeed(cfg)
 
 
+def require_gpus(wanted: int, visible: int, layout: str, fix: str) -> None:
+    """The one GPU-count check (training layouts and evaluation shards): `layout` needs `wanted` GPUs."""
+    if visible < wanted:
+        raise ConfigError(f"{layout} needs {wanted} GPUs and {visible} are visible. {fix}")
+
+
 def check_gpu_count(cfg: OpenRSConfig, gpu_count: int, first_machine: bool) -> None:
     """Enough visible GPUs for this machine's training processes (and the vLLM server on the first machine)."""
     per_machine_training = cfg.launcher.processes_per_machine
     server = cfg.rollout.reserved_server_gpus if first_machine else 0
-    wanted = per_machine_training + server
-    if gpu_count < wanted:
-        per_machine = " on this machine" if cfg.launcher.num_machines > 1 else ""
-        raise ConfigError(
-            f"The layout needs {wanted} GPUs{per_machine} ({per_machine_training} training + {server} for the "
-            f"vLLM server) and {gpu_count} are visible. Set launcher.num_processes="
-            f"{max(1, gpu_count - server) * cfg.launcher.num_machines}, or use rollout=vllm_colocate."
-        )
+    where = " on this machine" if cfg.launcher.num_machines > 1 else ""
+    require_gpus(
+        per_machine_training + server,
+        gpu_count,
+        f"The layout{where} ({per_machine_training} training + {server} for the vLLM server)",
+        f"Set launcher.num_processes={max(1, gpu_count - server) * cfg.launcher.num_machines}, or use "
+        "rollout=vllm_colocate.",
+    )
 
 
 def uses_deepspeed(accelerate_config: Path) -> bool:

@@ -450,3 +450,16 @@ def test_the_model_group_reaches_the_evaluation_engine() -> None:
         assert bf16.model.dtype == torch.bfloat16 and bf16.model.config._attn_implementation == "eager"
     finally:
         bf16.close()
+
+
+def test_data_parallel_shards_need_their_gpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards x tensor-parallel GPUs are counted before any shard starts (one GPU faked: none can exist here)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    cfg = eval_config("eval.data_parallel_size=2", "eval.max_problems=2")
+    with pytest.raises(ConfigError, match=r"eval.data_parallel_size=2 x eval.tensor_parallel_size=1 needs 2 GPUs and "
+                                          r"1 are visible. Lower eval.data_parallel_size"):  # fmt: skip
+        evaluate_model(ensure_tiny_model(), cfg.eval, tmp_path / "out", model_cfg=cfg.model)
+    assert not list((tmp_path / "out").glob("samples.shard-*"))  # no shard was started

@@ -17,7 +17,10 @@ def test_the_layout_needs_enough_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(checks, "deepspeed_installed", lambda: True)  # it needs CUDA: cannot be installed here
     cfg = compose_config("+experiment=exp3")  # 3 training processes + 1 vLLM server GPU
     # GPU counts are parameters: this machine has none
-    with pytest.raises(ConfigError, match=r"needs 4 GPUs .* and 2 are visible. Set launcher.num_processes=1"):
+    with pytest.raises(
+        ConfigError,
+        match=r"\(3 training \+ 1 for the vLLM server\) needs 4 GPUs and 2 are visible. Set launcher.num_processes=1",
+    ):
         check_machine(cfg, cuda_available=True, gpu_count=2)
     check_machine(cfg, cuda_available=True, gpu_count=4)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from openrs import provenance
+from openrs.checks import require_gpus
 from openrs.config import DType, EvalConfig, EvaluateConfig, ModelConfig, plain_dict
 from openrs.errors import ConfigError
 from openrs.evaluation.engine import generate_samples, missing_samples
@@ -151,10 +152,12 @@ def _run_shards(
     import torch
 
     shards = eval_cfg.data_parallel_size
-    if torch.cuda.is_available() and shards * eval_cfg.tensor_parallel_size > torch.cuda.device_count():
-        raise ConfigError(
-            f"eval.data_parallel_size={shards} x tensor_parallel_size={eval_cfg.tensor_parallel_size} needs "
-            f"{shards * eval_cfg.tensor_parallel_size} GPUs; {torch.cuda.device_count()} are visible."
+    if torch.cuda.is_available():
+        require_gpus(
+            shards * eval_cfg.tensor_parallel_size,
+            torch.cuda.device_count(),
+            f"eval.data_parallel_size={shards} x eval.tensor_parallel_size={eval_cfg.tensor_parallel_size}",
+            "Lower eval.data_parallel_size (model copies) or eval.tensor_parallel_size (GPUs per copy).",
         )
     config_path = out_dir / "shard_config.yaml"
     spec = {"model_path": model_path, "out_dir": str(out_dir), "eval": plain_dict(eval_cfg),
