@@ -11,6 +11,7 @@ import ast
 import dataclasses
 import inspect
 import io
+import re
 import textwrap
 import tokenize
 import typing
@@ -111,3 +112,29 @@ def test_readme_points_to_the_field_comments_as_the_reference() -> None:
     pointer = [p for p in paragraphs if "`openrs/config.py`" in p and "comment" in p and "reference" in p]
     assert pointer, "README must say that the field comments in openrs/config.py are the options' reference"
     assert "`openrs/data/curation/config.py`" in pointer[0], "... and point to the curation schema too"
+
+
+def code_outside_declarations() -> str:
+    """The package's source with the config fields' own declaration lines removed (what reads the options)."""
+    declaration = re.compile(r"^\s+\w+: [^=]+=.*$|^\s+\w+: [\w\[\], |.]+$")
+    texts = []
+    for path in sorted((REPO / "openrs").rglob("*.py")):
+        lines = path.read_text().splitlines()
+        if path.name == "config.py":
+            lines = [line for line in lines if not declaration.match(line)]
+        texts.append("\n".join(lines))
+    return "\n".join(texts)
+
+
+def test_every_option_is_read_somewhere() -> None:
+    """An option nothing reads does nothing (issue 11 found seven). A leaf field's name must appear as an attribute
+    (`.name`) or a key (`"name"`) somewhere in the code besides its declaration."""
+    code = code_outside_declarations()
+    assert ".max_completion_length" in code and "\n    max_completion_length: int" not in code  # the filter works
+    unread = sorted(
+        name
+        for name, cls, field_name in all_options()
+        if not nested_dataclasses(typing.get_type_hints(cls)[field_name])
+        and not re.search(rf"\.{field_name}\b|[\"']{field_name}[\"']", code)
+    )
+    assert not unread, "options that no code reads (wire each or remove it):\n  " + "\n  ".join(unread)
