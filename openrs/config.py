@@ -119,6 +119,27 @@ class Device(StrEnum):
     cuda = "cuda"
 
 
+def at_least(group: str, config: Any, low: float, *names: str) -> None:
+    """Each named field (unless null) is at least `low`; else a ConfigError naming `group.field`."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and value < low:
+            raise ConfigError(f"{group}.{name}={value} must be at least {low}.")
+
+
+def within(group: str, config: Any, name: str, low: float, high: float, *, open_low: bool = False,
+           open_high: bool = False) -> None:  # fmt: skip
+    """The named field (unless null) lies in the interval; else a ConfigError naming `group.field` and the interval."""
+    value = getattr(config, name)
+    if value is None:
+        return
+    below = value <= low if open_low else value < low
+    above = value >= high if open_high else value > high
+    if below or above:
+        interval = f"{'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
+        raise ConfigError(f"{group}.{name}={value} must be in {interval}.")
+
+
 @dataclass
 class ModelConfig:
     name_or_path: str = "openrs-tiny"  # hub id, local dir, or `openrs-tiny` (built offline, see openrs.tiny_model)
@@ -140,6 +161,12 @@ class SyntheticDataConfig:
     seed: int = 0  # seed of the problem generator (independent of train.seed)
     unique: bool = True  # no two rows share a problem text (duplicates would be dropped by the data checks)
 
+    def __post_init__(self) -> None:
+        at_least("dataset.synthetic", self, 1, "num_rows")
+        at_least("dataset.synthetic", self, 0, "max_operand")
+        if not self.operations or set(self.operations) - set("+-*"):
+            raise ConfigError(f"dataset.synthetic.operations={self.operations!r} must be a non-empty subset of '+-*'.")
+
 
 @dataclass
 class DropLimits:
@@ -151,6 +178,10 @@ class DropLimits:
     duplicate: float = 1.0  # exact duplicate of an earlier problem (whitespace-insensitive)
     over_length: float = 1.0  # prompt longer than length.max_prompt_length tokens
     unparseable_gold: float = 1.0  # gold that math-verify cannot parse (its rewards would be None)
+
+    def __post_init__(self) -> None:
+        for name in ("total", "missing_problem", "missing_gold", "duplicate", "over_length", "unparseable_gold"):
+            within("dataset.drop_limits", self, name, 0, 1)
 
 
 @dataclass
@@ -168,6 +199,10 @@ class DatasetConfig:
     validation_size: float = 0.0  # held out after the checks: a fraction (< 1) or a row count (>= 1); 0: none
     drop_limits: DropLimits = field(default_factory=DropLimits)  # fractions that may be dropped, else stop
     synthetic: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)  # source=synthetic: the generator
+
+    def __post_init__(self) -> None:
+        at_least("dataset", self, 0, "validation_size")
+        at_least("dataset", self, 1, "max_rows")
 
 
 @dataclass
@@ -195,6 +230,16 @@ class OptimizerConfig:
     min_lr_rate: float | None = 0.1  # only for cosine_with_min_lr: floor = min_lr_rate * learning_rate
     warmup_ratio: float = 0.1  # fraction of max_steps (passed as TRL/transformers `warmup_steps` < 1)
 
+    def __post_init__(self) -> None:
+        within("optimizer", self, "learning_rate", 0, float("inf"), open_low=True)
+        at_least("optimizer", self, 0, "weight_decay")
+        within("optimizer", self, "max_grad_norm", 0, float("inf"), open_low=True)
+        within("optimizer", self, "adam_epsilon", 0, float("inf"), open_low=True)
+        for name in ("adam_beta1", "adam_beta2"):
+            within("optimizer", self, name, 0, 1, open_high=True)
+        within("optimizer", self, "min_lr_rate", 0, 1)
+        within("optimizer", self, "warmup_ratio", 0, 1, open_high=True)
+
 
 @dataclass
 class LengthConfig:
@@ -203,9 +248,7 @@ class LengthConfig:
     vllm_max_model_length: int | None = None  # vLLM context in tokens; null: max_prompt_length + max_completion_length
 
     def __post_init__(self) -> None:
-        for key in ("max_prompt_length", "max_completion_length"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"length.{key}={getattr(self, key)} must be at least 1.")
+        at_least("length", self, 1, "max_prompt_length", "max_completion_length", "vllm_max_model_length")
 
 
 @dataclass
@@ -225,6 +268,12 @@ class AlgorithmConfig:
     use_bias_correction_kl: bool = False  # TRL >= 1.x corrects the k3 KL estimator; the 2025 GRPO did not
     vllm_importance_sampling_correction: bool = False  # TRL >= 1.x corrects vLLM/trainer logprob mismatch
 
+    def __post_init__(self) -> None:
+        at_least("algorithm", self, 0, "beta")
+        within("algorithm", self, "epsilon", 0, float("inf"), open_low=True)
+        within("algorithm", self, "epsilon_high", 0, float("inf"), open_low=True)
+        at_least("algorithm", self, 1, "num_iterations")
+
 
 @dataclass
 class PeftConfig:
@@ -236,6 +285,11 @@ class PeftConfig:
     target_modules: list[str] = field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )
+
+    def __post_init__(self) -> None:
+        at_least("peft", self, 1, "r")
+        within("peft", self, "lora_alpha", 0, float("inf"), open_low=True)
+        within("peft", self, "lora_dropout", 0, 1, open_high=True)
 
 
 @dataclass
@@ -256,6 +310,10 @@ class RolloutConfig:
         return self.server_gpus if self.backend == RolloutBackend.vllm and self.vllm_mode == VllmMode.server else 0
 
     def __post_init__(self) -> None:
+        at_least("rollout", self, 1, "tensor_parallel_size", "server_gpus")
+        within("rollout", self, "gpu_memory_utilization", 0, 1, open_low=True)
+        within("rollout", self, "server_timeout", 0, float("inf"), open_low=True)
+        within("rollout", self, "server_port", 1, 65535)
         if self.reserved_server_gpus and self.server_gpus != self.tensor_parallel_size:
             raise ConfigError(
                 f"rollout.server_gpus={self.server_gpus} with rollout.tensor_parallel_size="
@@ -309,6 +367,9 @@ class LoggerConfig:
     tags: list[str] = field(default_factory=list)  # extra W&B tags, after the run's own (name, model, algorithm)
     sample_completions_every: int = 0  # steps between completion samples (completions.jsonl + W&B table); 0: off
 
+    def __post_init__(self) -> None:
+        at_least("logger", self, 0, "sample_completions_every")
+
 
 #: The Open-RS evaluation prompt (lighteval's math template, open-rs `src/open_r1/evaluate.py`); {problem} is replaced.
 LIGHTEVAL_MATH_PROMPT = (
@@ -336,6 +397,9 @@ class InTrainingEvalConfig:
     max_problems: int | None = 32  # first N problems of each benchmark; null: all
     k: int = 1  # samples per problem
     max_new_tokens: int | None = None  # null: length.max_completion_length
+
+    def __post_init__(self) -> None:
+        at_least("eval.during_training", self, 1, "max_problems", "k", "max_new_tokens")
 
 
 @dataclass
@@ -372,6 +436,19 @@ class EvalConfig:
     after_train: bool = False  # python -m openrs: evaluate the final model with this preset when training ends
     # eval.during_training.*: benchmark accuracy at every save of `python -m openrs` (off by default)
     during_training: InTrainingEvalConfig = field(default_factory=InTrainingEvalConfig)
+
+    def __post_init__(self) -> None:
+        at_least("eval", self, 1, "max_problems", "k", "max_new_tokens", "batch_size", "tensor_parallel_size")
+        at_least("eval", self, 1, "data_parallel_size", "chunk_size", "n_boot")
+        at_least("eval", self, 0, "temperature", "workers")
+        within("eval", self, "top_p", 0, 1, open_low=True)
+        within("eval", self, "gpu_memory_utilization", 0, 1, open_low=True)
+        within("eval", self, "timeout_s", 0, float("inf"), open_low=True)
+        within("eval", self, "confidence", 0, 1, open_low=True, open_high=True)
+        if not self.seeds:
+            raise ConfigError("eval.seeds is empty: give at least one seed, e.g. eval.seeds=[0].")
+        if self.ks is not None and any(k < 1 for k in self.ks):
+            raise ConfigError(f"eval.ks={self.ks}: every pass@k needs k >= 1.")
 
 
 @dataclass
@@ -410,8 +487,10 @@ class TrainConfig:
                 f"train.num_generations={self.num_generations}: GRPO compares completions within a group, so it "
                 "needs at least 2. Set train.num_generations=2 or more."
             )
-        if self.max_steps < 1:
-            raise ConfigError(f"train.max_steps={self.max_steps} must be at least 1.")
+        at_least("train", self, 1, "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps")
+        at_least("train", self, 1, "save_steps", "logging_steps", "save_total_limit")
+        within("train", self, "temperature", 0, float("inf"), open_low=True)
+        within("train", self, "top_p", 0, 1, open_low=True)
 
 
 @dataclass
@@ -423,6 +502,12 @@ class CostConfig:
     gpu_prices: dict[str, float] = field(default_factory=lambda: {"A40": 0.44})
     gpu_type: str | None = None  # null: the GPU torch sees
     price_per_gpu_hour: float | None = None  # $/GPU-hour for any GPU, overriding gpu_prices; null: the table
+
+    def __post_init__(self) -> None:
+        at_least("cost", self, 0, "price_per_gpu_hour")
+        negative = {name: price for name, price in self.gpu_prices.items() if price < 0}
+        if negative:
+            raise ConfigError(f"cost.gpu_prices has negative prices {negative}; prices are $/GPU-hour, at least 0.")
 
 
 @dataclass

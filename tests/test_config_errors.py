@@ -298,3 +298,45 @@ def test_curation_recipe_errors(tmp_path) -> None:
         load_sources({})
     result = run_module("openrs.data", f"hydra.run.dir={tmp_path / 'data'}", cwd=tmp_path, timeout=300)
     assert result.returncode != 0 and "Choose a recipe: python -m openrs.data +recipe=NAME" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.per_device_train_batch_size=0", "train.per_device_train_batch_size=0 must be at least 1"),
+        ("train.save_steps=0", "train.save_steps=0 must be at least 1"),
+        ("train.temperature=0", r"train.temperature=0.0 must be in \(0, inf\]"),
+        ("train.top_p=1.5", r"train.top_p=1.5 must be in \(0, 1\]"),
+        ("optimizer.learning_rate=-1e-6", r"optimizer.learning_rate=-1e-06 must be in \(0, inf\]"),
+        ("optimizer.warmup_ratio=1", r"optimizer.warmup_ratio=1.0 must be in \[0, 1\)"),
+        ("algorithm.beta=-0.1", "algorithm.beta=-0.1 must be at least 0"),
+        ("algorithm.num_iterations=0", "algorithm.num_iterations=0 must be at least 1"),
+        ("peft.lora_dropout=1", r"peft.lora_dropout=1.0 must be in \[0, 1\)"),
+        ("rollout.gpu_memory_utilization=1.2", r"rollout.gpu_memory_utilization=1.2 must be in \(0, 1\]"),
+        ("rollout.server_port=70000", r"rollout.server_port=70000 must be in \[1, 65535\]"),
+        ("length.vllm_max_model_length=0", "length.vllm_max_model_length=0 must be at least 1"),
+        ("dataset.drop_limits.total=2", r"dataset.drop_limits.total=2.0 must be in \[0, 1\]"),
+        ("dataset.synthetic.operations=/", "dataset.synthetic.operations='/' must be a non-empty subset"),
+        ("eval.k=0", "eval.k=0 must be at least 1"),
+        ("eval.seeds=[]", "eval.seeds is empty"),
+        ("eval.confidence=1", r"eval.confidence=1.0 must be in \(0, 1\)"),
+        ("eval.during_training.k=0", "eval.during_training.k=0 must be at least 1"),
+        ("logger.sample_completions_every=-1", "logger.sample_completions_every=-1 must be at least 0"),
+        ("cost.price_per_gpu_hour=-1", "cost.price_per_gpu_hour=-1.0 must be at least 0"),
+    ],
+)
+def test_each_value_is_checked_by_its_own_group(override: str, message: str) -> None:
+    """Ranges live with their dataclass (openrs.config) and are checked as the config becomes typed."""
+    with pytest.raises(ConfigError, match=message):
+        compose_config(override)
+
+
+def test_a_range_error_on_the_command_line_is_one_line_before_any_work(tmp_path) -> None:
+    err = failing("eval.k=0", tmp_path=tmp_path)
+    assert "eval.k=0 must be at least 1" in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_values_at_the_edges_of_their_ranges_are_accepted() -> None:
+    compose_config("train.temperature=0.01", "train.top_p=1", "optimizer.warmup_ratio=0", "algorithm.beta=0",
+                   "eval.temperature=0", "rollout.gpu_memory_utilization=1", "peft.lora_dropout=0")  # fmt: skip

@@ -395,10 +395,10 @@ def test_a_lora_runs_checkpoints_are_merged_before_any_engine_loads_them(
     loaded = []
     real_load = runner._load_generator
 
-    def recording_load(model_path, eval_cfg):  # what each engine is given, as it was then
+    def recording_load(model_path, eval_cfg, model_cfg=None):  # what each engine is given, as it was then
         files = {p.name for p in Path(model_path).iterdir()}
         loaded.append(("config.json" in files, "adapter_config.json" in files))
-        return real_load(model_path, eval_cfg)
+        return real_load(model_path, eval_cfg, model_cfg)
 
     monkeypatch.setattr(runner, "_load_generator", recording_load)
     outcome = evaluate(eval_config(f"target={run}", *mini_overrides(mini_file)), tmp_path / "out")
