@@ -6,7 +6,7 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from openrs.config import OpenRSConfig
+from openrs.config import Device, LauncherName, LoggerName, OpenRSConfig, RolloutBackend, VllmMode, WandbMode
 from openrs.errors import ConfigError
 from openrs.plan import effective_accelerate_config
 
@@ -26,7 +26,7 @@ def check_rewards(cfg: OpenRSConfig) -> None:
 
 def check_accelerate_config(cfg: OpenRSConfig) -> None:
     """The accelerate config file of an accelerate launch exists (the counts are checked by LauncherConfig)."""
-    if cfg.launcher.name == "accelerate" and not Path(effective_accelerate_config(cfg)).is_file():
+    if cfg.launcher.name == LauncherName.accelerate and not Path(effective_accelerate_config(cfg)).is_file():
         raise ConfigError(
             f"launcher.accelerate_config={cfg.launcher.accelerate_config}: no such file. Use a shipped config (zero2, "
             "zero3, ddp) or the path of an accelerate config yaml."
@@ -37,9 +37,9 @@ def gpu_requirements(cfg: OpenRSConfig, vllm_device: str | None = None) -> list[
     """The config keys that need a CUDA GPU, each with its value (`vllm_device`: the installed vLLM's, see
     openrs.vllm_support)."""
     needs = []
-    on_cpu = cfg.train.device == "cpu"
-    if cfg.rollout.backend == "vllm":
-        if cfg.rollout.vllm_mode == "server":
+    on_cpu = cfg.train.device == Device.cpu
+    if cfg.rollout.backend == RolloutBackend.vllm:
+        if cfg.rollout.vllm_mode == VllmMode.server:
             needs.append(
                 "rollout=vllm_server (TRL 1.16 sends the policy's weights to the server over NCCL, which needs CUDA; "
                 "on CPU use rollout=vllm_colocate with vLLM's CPU build)"
@@ -51,12 +51,12 @@ def gpu_requirements(cfg: OpenRSConfig, vllm_device: str | None = None) -> list[
             )
     if cfg.model.dtype.mixed_precision:
         needs.append(f"model.dtype={cfg.model.dtype} (mixed-precision training)")
-    if cfg.launcher.name == "accelerate" and not on_cpu:
+    if cfg.launcher.name == LauncherName.accelerate and not on_cpu:
         needs.append(
             f"launcher=accelerate with {cfg.launcher.num_processes} training processes (add train.device=cpu for "
             "CPU processes over gloo)"
         )
-    if cfg.train.device == "cuda":
+    if cfg.train.device == Device.cuda:
         needs.append("train.device=cuda")
     return needs
 
@@ -74,7 +74,7 @@ def check_machine(cfg: OpenRSConfig, cuda_available: bool, gpu_count: int | None
             "Nothing was downloaded. On this machine, run the tiny CPU default with `python -m openrs`, or print "
             "this run's full plan with `python -m openrs <same overrides> dry_run=true`."
         )
-    if not cuda_available or cfg.train.device == "cpu":
+    if not cuda_available or cfg.train.device == Device.cpu:
         return
     if gpu_count is not None:
         check_gpu_count(cfg, gpu_count, first_machine)
@@ -118,7 +118,7 @@ def deepspeed_installed() -> bool:
 def check_deepspeed(cfg: OpenRSConfig) -> None:
     """A GPU launch whose accelerate config uses DeepSpeed needs the deepspeed package: without it `accelerate
     launch` stops with an ImportError after the launcher's work (seen on a GPU machine, benchmarks/RESULTS.md)."""
-    if cfg.launcher.name != "accelerate" or deepspeed_installed():
+    if cfg.launcher.name != LauncherName.accelerate or deepspeed_installed():
         return
     config = Path(effective_accelerate_config(cfg))
     if uses_deepspeed(config):
@@ -166,7 +166,7 @@ def check_wandb(cfg: OpenRSConfig) -> None:
     """`logger.mode=online` needs an API key; without one W&B would prompt or fail mid-run."""
     from openrs.tracking import has_wandb_key
 
-    if cfg.logger.name == "wandb" and cfg.logger.mode == "online" and not has_wandb_key():
+    if cfg.logger.name == LoggerName.wandb and cfg.logger.mode == WandbMode.online and not has_wandb_key():
         raise ConfigError(
             "logger.mode=online but no W&B API key is configured (WANDB_API_KEY or `wandb login`). Log in, or use "
             "logger.mode=auto (offline without a key, synced later) or logger=none."

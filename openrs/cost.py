@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from openrs.config import OpenRSConfig
+from openrs.config import Device, OpenRSConfig
 
 __all__ = ["completions_per_step", "cost_usd", "generated_tokens", "gpu_hours", "price_for", "run_resources"]
 
@@ -56,7 +56,7 @@ def run_resources(
     cfg: OpenRSConfig, wall_time_s: float, metrics: Iterable[Mapping[str, Any]], gpus_visible: list[str]
 ) -> dict[str, Any]:
     """The `resources` block of summary.json."""
-    on_gpu = bool(gpus_visible) and cfg.train.device != "cpu"
+    on_gpu = bool(gpus_visible) and cfg.train.device != Device.cpu
     count = (cfg.launcher.training_processes + cfg.rollout.reserved_server_gpus) if on_gpu else 0
     gpu_type = cfg.cost.gpu_type or (gpus_visible[0] if on_gpu else None)
     price = cfg.cost.price_per_gpu_hour

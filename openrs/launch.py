@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from openrs.config import OpenRSConfig
+from openrs.config import Device, LauncherName, OpenRSConfig
 from openrs.errors import ConfigError
 from openrs.plan import effective_accelerate_config, vllm_max_model_length
 
@@ -256,7 +256,7 @@ def training_env(cfg: OpenRSConfig, gpu_ids: list[str]) -> dict[str, str]:
     env = dict(os.environ, **{LAUNCHED_ENV: "1", LAUNCHER_PID_ENV: str(os.getpid())})
     if gpu_ids:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_ids)
-    if cfg.train.device == "cpu" and "OMP_NUM_THREADS" not in env:
+    if cfg.train.device == Device.cpu and "OMP_NUM_THREADS" not in env:
         # several processes on few cores: more threads than cores per process makes torch many times slower
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // cfg.launcher.processes_per_machine))
     return env
@@ -276,7 +276,7 @@ def launch(
             server = start_vllm_server(cfg, model_path, server_gpus, log_path)
             rollout = cfg.rollout
             wait_for_server(rollout.server_host, rollout.server_port, rollout.server_timeout, server, log_path)
-        uses_accelerate = cfg.launcher.name == "accelerate"
+        uses_accelerate = cfg.launcher.name == LauncherName.accelerate
         argv = (
             accelerate_argv(cfg, overrides, run_dir, resuming, machine)
             if uses_accelerate

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from openrs.config import OpenRSConfig, VllmMode, plain_dict
+from openrs.config import Device, LauncherName, LoggerName, OpenRSConfig, RolloutBackend, VllmMode, plain_dict
 
 
 def vllm_max_model_length(cfg: OpenRSConfig) -> int:
@@ -34,7 +34,7 @@ def grpo_arguments(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
     paper (beta 0.04 -> 0.0, loss "grpo" -> "dapo") and may move again.
     """
     train, opt, algo, length, rollout = cfg.train, cfg.optimizer, cfg.algorithm, cfg.length, cfg.rollout
-    use_vllm = rollout.backend == "vllm"
+    use_vllm = rollout.backend == RolloutBackend.vllm
     reward_weights = [float(spec.weight) for spec in cfg.reward.functions]
     args: dict[str, Any] = {
         "output_dir": output_dir,
@@ -48,7 +48,7 @@ def grpo_arguments(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
         "gradient_checkpointing_kwargs": {"use_reentrant": False} if train.gradient_checkpointing else None,
         "bf16": cfg.model.dtype.mixed_precision == "bf16",
         "fp16": cfg.model.dtype.mixed_precision == "fp16",
-        "use_cpu": train.device == "cpu",
+        "use_cpu": train.device == Device.cpu,
         "model_init_kwargs": model_init_kwargs(cfg),
         "trust_remote_code": cfg.model.trust_remote_code,
         # optimiser and schedule
@@ -71,7 +71,7 @@ def grpo_arguments(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
         "eval_strategy": "steps" if cfg.dataset.validation_size > 0 else "no",
         "eval_steps": train.save_steps,
         "per_device_eval_batch_size": train.per_device_train_batch_size,
-        "report_to": ["wandb"] if cfg.logger.name == "wandb" else [],
+        "report_to": ["wandb"] if cfg.logger.name == LoggerName.wandb else [],
         "log_completions": train.log_completions,
         # generation
         "num_generations": train.num_generations,
@@ -122,7 +122,7 @@ def effective_accelerate_config(cfg: OpenRSConfig) -> str:
     changes a run: null means plain DDP (`ddp`), and on CPU (`train.device=cpu`) the DeepSpeed configs become `ddp`
     (DeepSpeed needs CUDA; the processes then talk over gloo)."""
     name = cfg.launcher.accelerate_config
-    if name is None or (cfg.train.device == "cpu" and name in DEEPSPEED_CONFIGS):
+    if name is None or (cfg.train.device == Device.cpu and name in DEEPSPEED_CONFIGS):
         name = "ddp"
     return str(accelerate_config_path(name))
 
@@ -130,7 +130,7 @@ def effective_accelerate_config(cfg: OpenRSConfig) -> str:
 def launcher_plan(cfg: OpenRSConfig) -> dict[str, Any]:
     """How the run is launched: processes, accelerate config and GPUs needed in total."""
     launcher = plain_dict(cfg.launcher)
-    if cfg.launcher.name == "accelerate":
+    if cfg.launcher.name == LauncherName.accelerate:
         launcher["accelerate_config"] = effective_accelerate_config(cfg)
     launcher["training_gpus"] = cfg.launcher.training_processes
     launcher["training_gpus_per_machine"] = cfg.launcher.processes_per_machine

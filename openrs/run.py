@@ -17,7 +17,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from openrs.checks import check_config, check_machine, check_resources
-from openrs.config import EvalConfig, ModelConfig, OpenRSConfig, typed_config
+from openrs.config import EvalConfig, LauncherName, ModelConfig, OpenRSConfig, typed_config
 from openrs.errors import ConfigError
 from openrs.naming import run_name
 from openrs.plan import build_plan
@@ -44,7 +44,7 @@ def run(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str]) -> int:
 
 def needs_launch(cfg: OpenRSConfig) -> bool:
     """True when training runs in processes started by this one: accelerate, or beside a vLLM server."""
-    return cfg.launcher.name == "accelerate" or cfg.rollout.reserved_server_gpus > 0
+    return cfg.launcher.name == LauncherName.accelerate or cfg.rollout.reserved_server_gpus > 0
 
 
 def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], name: str) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from openrs import provenance
-from openrs.config import OpenRSConfig, plain_dict
+from openrs.config import LoggerName, OpenRSConfig, plain_dict
 from openrs.data.prepare import DataReport, prepare_dataset
 from openrs.evaluation.callback import BenchmarkEvalCallback
 from openrs.jsonl import read_jsonl
@@ -225,7 +225,7 @@ def start_wandb(
     cfg: OpenRSConfig, run_dir: Path, run_name: str, group: str, plan: dict[str, Any], record: dict[str, Any]
 ) -> Any:
     """The run's W&B run (logger=wandb), with the config, the plan and the provenance; None otherwise."""
-    if cfg.logger.name != "wandb":
+    if cfg.logger.name != LoggerName.wandb:
         return None
     config = {"openrs": plain_dict(cfg), "plan": plan, "provenance": record}
     tags = run_tags(cfg.name, cfg.model.name_or_path, cfg.algorithm.name, list(cfg.logger.tags))

@@ -24,7 +24,7 @@ from typing import Any
 
 from openrs import provenance
 from openrs.checks import require_gpus
-from openrs.config import DType, EvalConfig, EvaluateConfig, ModelConfig, plain_dict
+from openrs.config import DType, EvalConfig, EvalEngine, EvaluateConfig, LoggerName, ModelConfig, plain_dict
 from openrs.errors import ConfigError
 from openrs.evaluation.engine import generate_samples, missing_samples
 from openrs.evaluation.report import best_checkpoint, write_report
@@ -311,7 +311,7 @@ def log_to_wandb(cfg: EvaluateConfig, output_dir: Path, rows: list[tuple[int | N
 
 def evaluate(cfg: EvaluateConfig, output_dir: Path) -> dict[str, Any]:
     """The whole `python -m openrs.evaluate` job."""
-    if cfg.eval.engine == "vllm" and not cfg.eval.completions_file:
+    if cfg.eval.engine == EvalEngine.vllm and not cfg.eval.completions_file:
         from openrs.generation import require_vllm
 
         require_vllm(cfg.eval.tensor_parallel_size)  # a GPU-only engine fails here, before any download or load
@@ -327,7 +327,7 @@ def evaluate(cfg: EvaluateConfig, output_dir: Path) -> dict[str, Any]:
                 model_path, cfg.eval, output_dir, label=label, model_info=info, model_cfg=cfg.model
             )
         rows = [(None, outcome["model"]["label"], outcome)]
-    if cfg.logger.name == "wandb":
+    if cfg.logger.name == LoggerName.wandb:
         log_to_wandb(cfg, output_dir, rows)
     if cfg.compare_with:
         comparison = paired_comparison(_per_problem(Path(cfg.compare_with)), _per_problem(output_dir))
