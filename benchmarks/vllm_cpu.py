@@ -46,13 +46,11 @@ def build_small(out_dir: Path) -> Path:
 
 def generation(model: str) -> dict:
     """tokens/s of each backend on the same prompts (one call each, after the engine is built)."""
-    from omegaconf import OmegaConf
-
     from openrs.config import EvalConfig
     from openrs.evaluation.tasks import load_items, render_prompt
     from openrs.generation import HFGenerator, Sampling, VLLMGenerator
 
-    eval_cfg = OmegaConf.structured(EvalConfig)
+    eval_cfg = EvalConfig()  # the default preset: the arithmetic benchmark
     sampling = Sampling(temperature=1.0, top_p=1.0, max_new_tokens=64, seed=0)
     figures = {}
     for name, build in (("hf", lambda: HFGenerator(model, batch_size=32, dtype="float32")),
@@ -61,8 +59,9 @@ def generation(model: str) -> dict:
         generator = build()
         load_s = time.perf_counter() - started
         prompts = [render_prompt(item, eval_cfg, generator.tokenizer) for item in load_items(eval_cfg)]
-        generator.generate_detailed(prompts, 4, sampling)
+        completions = generator.generate_detailed(prompts, 4, sampling)
         figures[name] = {"load_s": round(load_s, 1), "tokens": generator.stats.tokens,
+                         "completions": sum(len(group) for group in completions),
                          "generate_s": round(generator.stats.seconds, 2),
                          "tokens_per_s": round(generator.stats.tokens_per_s, 1)}  # fmt: skip
         generator.close()
@@ -85,8 +84,21 @@ def grpo(model: str, work: Path) -> dict:
             continue
         rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
         steps = [row["step_time"] for row in rows if "step_time" in row][1:]
-        figures[rollout] = {"step_time_s": round(sum(steps) / len(steps), 3), "wall_s": round(wall, 1)}
+        summary = json.loads((run_dir / "summary.json").read_text())
+        figures[rollout] = {"step_time_s": round(sum(steps) / len(steps), 3), "wall_s": round(wall, 1),
+                            "steps": summary["steps"], "data_fingerprint": summary["data"]["fingerprint"]}  # fmt: skip
     return figures
+
+
+def same_work(gen: dict, step: dict) -> tuple[bool, bool]:
+    """(generation, GRPO): whether both sides did the same work, the premise of each ratio: as many completions of
+    the same prompts; the same number of steps on the same data (fingerprint)."""
+    generation_same = gen["hf"]["completions"] == gen["vllm"]["completions"]
+    runs = [step.get(rollout, {}) for rollout in ("hf", "vllm_colocate")]
+    grpo_same = (
+        all("step_time_s" in run for run in runs) and len({(r["steps"], r["data_fingerprint"]) for r in runs}) == 1
+    )
+    return generation_same, grpo_same
 
 
 def main() -> None:
@@ -101,11 +113,13 @@ def main() -> None:
         for name, model in models.items():
             report[name] = {"generation": generation(model), "grpo": grpo(model, Path(work))}
             gen, step = report[name]["generation"], report[name]["grpo"]
+            generation_same, grpo_same = same_work(gen, step)  # no ratio between different work (None, and said so)
             report[name]["ratios"] = {
                 "generation_tokens_per_s_vllm_over_hf": round(gen["vllm"]["tokens_per_s"] / gen["hf"]["tokens_per_s"],
-                                                              2),  # fmt: skip
+                                                              2) if generation_same else None,  # fmt: skip
                 "grpo_step_time_vllm_over_hf": round(step["vllm_colocate"]["step_time_s"] / step["hf"]["step_time_s"],
-                                                     2) if "step_time_s" in step.get("vllm_colocate", {}) else None,
+                                                     2) if grpo_same else None,  # fmt: skip
+                "premise": {"same_completions": generation_same, "same_steps_and_data": grpo_same},
             }  # fmt: skip
             print(json.dumps({name: report[name]}, indent=2), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
