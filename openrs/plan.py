@@ -33,10 +33,13 @@ def grpo_arguments(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
     Each one is set explicitly, including those equal to TRL's defaults, because TRL's defaults moved since the
     paper (beta 0.04 -> 0.0, loss "grpo" -> "dapo") and may move again.
     """
-    train, opt, algo, length, rollout = cfg.train, cfg.optimizer, cfg.algorithm, cfg.length, cfg.rollout
-    use_vllm = rollout.backend == RolloutBackend.vllm
-    reward_weights = [float(spec.weight) for spec in cfg.reward.functions]
-    args: dict[str, Any] = {
+    return trainer_arguments(cfg, output_dir) | algorithm_arguments(cfg) | rollout_arguments(cfg)
+
+
+def trainer_arguments(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
+    """The transformers Trainer's part: batches, precision, model loading, optimiser, schedule, logging, saving."""
+    train, opt = cfg.train, cfg.optimizer
+    return {
         "output_dir": output_dir,
         "run_name": None,  # filled by the trainer with the derived run name
         "seed": train.seed,
@@ -73,9 +76,16 @@ def grpo_arguments(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
         "per_device_eval_batch_size": train.per_device_train_batch_size,
         "report_to": ["wandb"] if cfg.logger.name == LoggerName.wandb else [],
         "log_completions": train.log_completions,
+    }
+
+
+def algorithm_arguments(cfg: OpenRSConfig) -> dict[str, Any]:
+    """GRPO's part: the group and its sampling, the loss, clipping, KL and the reward weights."""
+    train, algo = cfg.train, cfg.algorithm
+    return {
         # generation
         "num_generations": train.num_generations,
-        "max_completion_length": length.max_completion_length,
+        "max_completion_length": cfg.length.max_completion_length,
         "temperature": train.temperature,
         "top_p": train.top_p,
         # the algorithm
@@ -89,22 +99,31 @@ def grpo_arguments(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
         "mask_truncated_completions": algo.mask_truncated_completions,
         "use_bias_correction_kl": algo.use_bias_correction_kl,
         "multi_objective_aggregation": "sum_then_normalize",
-        "reward_weights": reward_weights,
-        # rollout backend
-        "use_vllm": use_vllm,
+        "reward_weights": [float(spec.weight) for spec in cfg.reward.functions],
     }
-    if use_vllm:
-        args["vllm_mode"] = rollout.vllm_mode.value
-        args["vllm_importance_sampling_correction"] = algo.vllm_importance_sampling_correction
-        args["vllm_max_model_length"] = vllm_max_model_length(cfg)
-        if rollout.vllm_mode == VllmMode.colocate:
-            args["vllm_gpu_memory_utilization"] = rollout.gpu_memory_utilization
-            args["vllm_tensor_parallel_size"] = rollout.tensor_parallel_size
-        else:
-            args["vllm_server_host"] = rollout.server_host
-            args["vllm_server_port"] = rollout.server_port
-            args["vllm_server_timeout"] = rollout.server_timeout
-    return args
+
+
+def rollout_arguments(cfg: OpenRSConfig) -> dict[str, Any]:
+    """Who generates: the trainer itself (hf), or vLLM colocated or as a server, with its settings."""
+    rollout = cfg.rollout
+    if rollout.backend != RolloutBackend.vllm:
+        return {"use_vllm": False}
+    args: dict[str, Any] = {
+        "use_vllm": True,
+        "vllm_mode": rollout.vllm_mode.value,
+        "vllm_importance_sampling_correction": cfg.algorithm.vllm_importance_sampling_correction,
+        "vllm_max_model_length": vllm_max_model_length(cfg),
+    }
+    if rollout.vllm_mode == VllmMode.colocate:
+        return args | {
+            "vllm_gpu_memory_utilization": rollout.gpu_memory_utilization,
+            "vllm_tensor_parallel_size": rollout.tensor_parallel_size,
+        }
+    return args | {
+        "vllm_server_host": rollout.server_host,
+        "vllm_server_port": rollout.server_port,
+        "vllm_server_timeout": rollout.server_timeout,
+    }
 
 
 def accelerate_config_path(name_or_path: str) -> Path:
