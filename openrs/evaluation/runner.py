@@ -194,21 +194,10 @@ def evaluate_model(
     items = items if items is not None else load_items(eval_cfg)
     started = time.time()
     store = SampleStore(out_dir / "samples.jsonl")
-    by_key = {(item.benchmark, item.id): item for item in items}
     k = eval_cfg.k
     tokens_per_s = backend = None
     if eval_cfg.completions_file:
-        records = read_completions_file(Path(eval_cfg.completions_file).expanduser(), items)
-        counts = Counter((r["benchmark"], r["id"]) for r in records)
-        k = min(counts.values()) if counts else 0
-        missing = [f"{i.benchmark}/{i.id}" for i in items if (i.benchmark, i.id) not in counts]
-        if missing:
-            raise ConfigError(
-                f"eval.completions_file has no completion for {len(missing)} problems, e.g. {missing[:5]}."
-            )
-        (out_dir / "samples.jsonl").unlink(missing_ok=True)
-        store = SampleStore(out_dir / "samples.jsonl")
-        store.append(score_records(records, by_key, timeout_s=eval_cfg.timeout_s, workers=eval_cfg.workers))
+        store, k = score_completions_file(eval_cfg, items, out_dir)
     elif missing_samples(items, k, list(eval_cfg.seeds), store.done):
         if eval_cfg.data_parallel_size > 1 and generator is None:
             _run_shards(str(model_path), eval_cfg, out_dir, items, model_cfg)
@@ -237,6 +226,21 @@ def evaluate_model(
     write_report(out_dir, [(label or str(model_path), results)])
     _log_summary(label or str(model_path), results)
     return results
+
+
+def score_completions_file(eval_cfg: EvalConfig, items: list[Item], out_dir: Path) -> tuple[SampleStore, int]:
+    """`eval.completions_file`: grade its completions (every problem needs one) into a fresh samples.jsonl; k is the
+    smallest number of completions any problem has."""
+    records = read_completions_file(Path(eval_cfg.completions_file).expanduser(), items)
+    counts = Counter((r["benchmark"], r["id"]) for r in records)
+    missing = [f"{i.benchmark}/{i.id}" for i in items if (i.benchmark, i.id) not in counts]
+    if missing:
+        raise ConfigError(f"eval.completions_file has no completion for {len(missing)} problems, e.g. {missing[:5]}.")
+    (out_dir / "samples.jsonl").unlink(missing_ok=True)
+    store = SampleStore(out_dir / "samples.jsonl")
+    by_key = {(item.benchmark, item.id): item for item in items}
+    store.append(score_records(records, by_key, timeout_s=eval_cfg.timeout_s, workers=eval_cfg.workers))
+    return store, min(counts.values()) if counts else 0
 
 
 def _log_summary(label: str, results: dict[str, Any]) -> None:
