@@ -103,11 +103,13 @@ def check_gpu_count(cfg: OpenRSConfig, gpu_count: int, first_machine: bool) -> N
 
 def uses_deepspeed(accelerate_config: Path) -> bool:
     """Whether an accelerate config file asks for DeepSpeed (`distributed_type: DEEPSPEED`)."""
+    import yaml
+
     try:
-        text = accelerate_config.read_text()
-    except OSError:
-        return False
-    return any(line.split("#")[0].replace(" ", "") == "distributed_type:DEEPSPEED" for line in text.splitlines())
+        settings = yaml.safe_load(accelerate_config.read_text())
+    except (OSError, yaml.YAMLError):
+        return False  # unreadable: accelerate itself reports it
+    return isinstance(settings, dict) and settings.get("distributed_type") == "DEEPSPEED"
 
 
 def deepspeed_installed() -> bool:

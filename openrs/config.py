@@ -7,9 +7,8 @@ Field comments are the reference documentation of each option (the README points
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from enum import Enum, StrEnum
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
@@ -571,14 +570,4 @@ def typed_config(cfg: DictConfig | dict[str, Any], schema: type[Schema]) -> Sche
 
 def plain_dict(config: Any) -> dict[str, Any]:
     """A config dataclass as plain values (enums as their strings), for records: JSON, YAML, W&B."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, Enum):
-            return value.value
-        if isinstance(value, dict):
-            return {key: plain(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [plain(item) for item in value]
-        return value
-
-    return plain(dataclasses.asdict(config))
+    return OmegaConf.to_container(OmegaConf.structured(config), enum_to_str=True)
