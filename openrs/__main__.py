@@ -9,9 +9,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from openrs.config import register_configs
-
-CONF_DIR = Path(__file__).resolve().parent / "conf"  # package data: found installed or editable, from any cwd
+from openrs.config import CONF_DIR, register_configs
 
 register_configs()
 
@@ -27,4 +25,8 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from openrs.config import OpenRSConfig
+    from openrs.overrides import refuse_bad_overrides
+
+    refuse_bad_overrides("openrs", OpenRSConfig)
     main()

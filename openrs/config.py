@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
@@ -548,6 +549,8 @@ def register_configs() -> None:
     store.store(name="evaluate_schema", node=EvaluateConfig)
 
 
+#: The config groups and root configs (package data: found installed or editable, from any cwd).
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 Schema = TypeVar("Schema")
 
 

@@ -22,9 +22,13 @@ def main(cfg: DictConfig) -> None:
     try:
         evaluate(typed_config(cfg, EvaluateConfig), Path(HydraConfig.get().runtime.output_dir))
     except ConfigError as err:
-        print(f"openrs.evaluate: configuration error: {err}", file=sys.stderr)
+        print(f"openrs.evaluate: error: {err}", file=sys.stderr)
         sys.exit(2)
 
 
 if __name__ == "__main__":
+    from openrs.config import EvaluateConfig
+    from openrs.overrides import refuse_bad_overrides
+
+    refuse_bad_overrides("openrs.evaluate", EvaluateConfig, example="eval.k=4")
     main()

@@ -27,4 +27,8 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from openrs.data.curation.config import CurateConfig
+    from openrs.overrides import refuse_bad_overrides
+
+    refuse_bad_overrides("openrs.data", CurateConfig, example="+recipe=open_rs")
     main()

@@ -53,6 +53,6 @@ def curate_or_explain(cfg: DictConfig, output_dir: Path) -> int:
     try:
         curate(typed_config(cfg, CurateConfig), output_dir)
     except ConfigError as err:
-        print(f"openrs.data: configuration error: {err}", file=sys.stderr)
+        print(f"openrs.data: error: {err}", file=sys.stderr)
         return 2
     return 0

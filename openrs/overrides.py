@@ -1,0 +1,215 @@
+"""Command-line overrides checked against the schema before Hydra composes the config.
+
+Hydra answers a misspelt key with advice to add `+` (which then fails against the schema) and a malformed override
+with its grammar's parse error. Here each override is read first: a key the schema lacks is named with the closest
+valid key, `+` on a key the schema has is refused with the plain form, a value of the wrong type is named with the
+type, and `--flag=value` arguments get the Hydra form. Config-group choices (`model=...`) are left to Hydra, whose
+message lists the options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import sys
+import types
+import typing
+from collections.abc import Iterator
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep, Override
+from hydra.errors import HydraException
+from omegaconf.errors import ValidationError
+from omegaconf.nodes import BooleanNode, EnumNode, FloatNode, IntegerNode
+
+from openrs.config import CONF_DIR
+from openrs.errors import ConfigError
+
+#: Hydra's own command-line flags (hydra/_internal/utils.py get_args_parser), with whether each takes a value.
+HYDRA_FLAGS = {
+    "--help": False, "-h": False, "--hydra-help": False, "--version": False, "--resolve": False, "--run": False,
+    "-r": False, "--multirun": False, "-m": False, "--cfg": True, "-c": True, "--package": True, "-p": True,
+    "--info": False, "-i": False, "--config-path": True, "-cp": True, "--config-name": True, "-cn": True,
+    "--config-dir": True, "-cd": True, "--experimental-rerun": True, "--shell-completion": False, "-sc": False,
+}  # fmt: skip
+SCALAR_NODES = {
+    bool: (BooleanNode, "true or false"), int: (IntegerNode, "an integer"), float: (FloatNode, "a number")
+}
+GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
+
+
+def check_overrides(argv: list[str], schema: type, example: str = "train.max_steps=3") -> None:
+    """Raise a ConfigError naming the first argument that Hydra would refuse or misread, and its fix."""
+    for argument in hydra_overrides(argv, schema, example):
+        try:
+            override = OverridesParser.create().parse_overrides([argument])[0]
+        except HydraException as err:
+            raise ConfigError(unreadable(argument, schema, example, err)) from err
+        check_override(override, schema)
+
+
+def hydra_overrides(argv: list[str], schema: type, example: str) -> Iterator[str]:
+    """The override arguments of argv, after refusing `--flag=value` arguments that are not Hydra's flags."""
+    arguments = iter(argv)
+    for argument in arguments:
+        if not argument.startswith("-"):
+            yield argument
+            continue
+        flag = argument.split("=", 1)[0]
+        if flag not in HYDRA_FLAGS:
+            name = flag.lstrip("-").replace("-", "_")
+            value = argument.split("=", 1)[1] if "=" in argument else "VALUE"
+            guess = closest_key(name, schema)
+            instead = f"{guess}={value}" if guess else example
+            raise ConfigError(
+                f"{argument}: not an option. openrs takes Hydra overrides, key=value without dashes, e.g. {instead} "
+                "(`--help` lists the config groups)."
+            )
+        if HYDRA_FLAGS[flag] and "=" not in argument:
+            next(arguments, None)
+
+
+def unreadable(argument: str, schema: type, example: str, err: Exception) -> str:
+    """The message for an override Hydra's grammar cannot parse."""
+    key = argument.split("=", 1)[0].lstrip("+~")
+    if "=" not in argument and key.replace(".", "").replace("_", "").isalnum():
+        return f"{argument}: an override needs a value: {argument}=VALUE (e.g. {example})."
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return (
+        f"{argument}: cannot read this override ({detail}). Write key=value, e.g. {example}; quote values with "
+        f"spaces or special characters: '{key}=\"a b\"'. Grammar: {GRAMMAR}"
+    )
+
+
+def check_override(override: Override, schema: type) -> None:
+    """Refuse an override whose key the schema lacks, a `+` on a schema key, or a value of the wrong type."""
+    key = override.key_or_group
+    if key.startswith(("hydra.", "hydra/")) or key == "hydra" or override.package:
+        return
+    parts = key.split(".")
+    if len(parts) == 1 and (CONF_DIR / key).is_dir():
+        return  # a config-group choice (model=..., +experiment=...): Hydra lists the options if it is wrong
+    leaf_type, addable = resolve_key(parts, schema)
+    if override.is_delete():
+        if not addable:
+            raise ConfigError(f"{override.input_line}: an option cannot be removed, only set: e.g. {key}=null.")
+        return
+    if override.is_add() and not addable:
+        raise ConfigError(
+            f"{override.input_line}: {key} is already an option, so it takes no `+`: write "
+            f"{override.input_line.lstrip('+')}."
+        )
+    if leaf_type is not None:
+        for value in override_values(override):
+            check_value(key, value, leaf_type)
+
+
+def resolve_key(parts: list[str], schema: type) -> tuple[Any, bool]:
+    """(the field's type or None when free-form, whether a new key may be added there with `+`: under a dict), or
+    a ConfigError naming the closest key."""
+    node: Any = schema
+    depth, under_dict = 0, False
+    while depth < len(parts):
+        node = unwrap_optional(node)
+        if typing.get_origin(node) is dict and typing.get_args(node):
+            node, depth, under_dict = typing.get_args(node)[1], depth + 1, True  # parts[depth]: a free dict key
+            continue
+        if not is_dataclass_type(node):
+            return None, True  # Any, list, a dict of anything: free-form below
+        hints = typing.get_type_hints(node)
+        if parts[depth] not in hints:
+            raise ConfigError(unknown_key(parts, depth, node, schema))
+        node, depth = hints[parts[depth]], depth + 1
+    return node, under_dict or typing.get_origin(unwrap_optional(node)) is dict
+
+
+def unknown_key(parts: list[str], depth: int, parent: type, schema: type) -> str:
+    """The message for a key the schema lacks: the closest key at that level, else one with that name elsewhere."""
+    key, prefix = ".".join(parts), ".".join(parts[:depth])
+    names = list(typing.get_type_hints(parent))
+    groups = sorted(path.name for path in CONF_DIR.iterdir() if path.is_dir()) if depth == 0 else []
+    near = difflib.get_close_matches(parts[depth], names + groups, n=1, cutoff=0.6)
+    near = near or [name for name in names if name.startswith(parts[depth])][:1]
+    guess = ".".join([*parts[:depth], near[0], *parts[depth + 1 :]]) if near else closest_key(parts[-1], schema)
+    hint = f"did you mean {guess}? " if guess and guess != key else ""
+    where = f"{prefix} ({parent.__name__})" if prefix else "the top level"
+    return (
+        f"{key}: no such option. {hint}Valid keys at {where}: {', '.join(names)}. A `+` does not help: every option "
+        "is in the schema (openrs/config.py)."
+    )
+
+
+def closest_key(name: str, schema: type) -> str | None:
+    """The full key (e.g. `train.max_steps`) whose last part is closest to `name`, or None."""
+    keys = dict(leaf_keys(schema))
+    near = difflib.get_close_matches(name, list(keys), n=1, cutoff=0.75)
+    return keys[near[0]] if near else None
+
+
+def leaf_keys(schema: type, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(last part, full key) of every option in the schema's dataclasses."""
+    for name, hint in typing.get_type_hints(schema).items():
+        inner = unwrap_optional(hint)
+        if is_dataclass_type(inner):
+            yield from leaf_keys(inner, f"{prefix}{name}.")
+        else:
+            yield name, f"{prefix}{name}"
+
+
+def override_values(override: Override) -> list[Any]:
+    """The value(s) an override sets: one, or each of a choice sweep's; none for ranges and interpolations."""
+    value = override.value()
+    if isinstance(value, ChoiceSweep):
+        return list(value.list)
+    return [] if override.is_sweep_override() else [value]
+
+
+def check_value(key: str, value: Any, expected: Any) -> None:
+    """Refuse a value OmegaConf would fail to convert to the field's type (as Hydra would, later), naming the type."""
+    optional = unwrap_optional(expected) is not expected
+    expected = unwrap_optional(expected)
+    if value is None:
+        if not optional:
+            raise ConfigError(f"{key}=null: this option cannot be null; give a value or leave it out.")
+        return
+    if isinstance(value, str) and value.startswith("${"):
+        return
+    container = {dict: (dict, "a mapping, e.g. {name: value}"), list: (list, "a list, e.g. [1, 2]")}
+    if typing.get_origin(expected) in container:
+        kind, wanted = container[typing.get_origin(expected)]
+        if not isinstance(value, kind):
+            raise ConfigError(f"{key}={value}: must be {wanted}.")
+        return
+    if isinstance(expected, type) and issubclass(expected, enum.Enum):
+        node, wanted = lambda v: EnumNode(enum_type=expected, value=v), f"one of {', '.join(m.value for m in expected)}"
+    elif expected in SCALAR_NODES:
+        node, wanted = SCALAR_NODES[expected]
+    else:
+        return
+    try:
+        node(value)
+    except ValidationError as err:
+        raise ConfigError(f"{key}={value}: must be {wanted}.") from err
+
+
+def is_dataclass_type(node: Any) -> bool:
+    return isinstance(node, type) and dataclasses.is_dataclass(node)
+
+
+def unwrap_optional(hint: Any) -> Any:
+    """`X | None` -> X; anything else as it is."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return args[0] if len(args) == 1 else hint
+    return hint
+
+
+def refuse_bad_overrides(prog: str, schema: type, example: str = "train.max_steps=3") -> None:
+    """At a CLI's start: a bad override ends the process with one clear line (exit 2) before Hydra composes."""
+    try:
+        check_overrides(sys.argv[1:], schema, example)
+    except ConfigError as err:
+        sys.stderr.write(f"{prog}: error: {err}\n")
+        sys.exit(2)
