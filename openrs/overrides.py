@@ -34,9 +34,7 @@ HYDRA_FLAGS = {
     "--info": False, "-i": False, "--config-path": True, "-cp": True, "--config-name": True, "-cn": True,
     "--config-dir": True, "-cd": True, "--experimental-rerun": True, "--shell-completion": False, "-sc": False,
 }  # fmt: skip
-SCALAR_NODES = {
-    bool: (BooleanNode, "true or false"), int: (IntegerNode, "an integer"), float: (FloatNode, "a number")
-}
+SCALAR_NODES = {bool: (BooleanNode, "true or false"), int: (IntegerNode, "an integer"), float: (FloatNode, "a number")}
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 
 
