@@ -42,13 +42,12 @@ BENCHMARKS: dict[str, Benchmark] = {
 
 
 def _rows_from_local(name: str, local_dir: str) -> list[dict[str, Any]]:
-    import json
+    from openrs.data.files import read_json_lines
 
     path = Path(local_dir).expanduser() / f"{name}.jsonl"
     if not path.is_file():
         raise ConfigError(f"Benchmark {name!r}: {path} does not exist (benchmarks_dir={local_dir}).")
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    return read_json_lines(path, f"benchmark {name!r} (benchmarks_dir={local_dir})")
 
 
 def _rows_from_hub(benchmark: Benchmark) -> list[dict[str, Any]]:

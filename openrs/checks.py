@@ -6,7 +6,16 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from openrs.config import Device, LauncherName, LoggerName, OpenRSConfig, RolloutBackend, VllmMode, WandbMode
+from openrs.config import (
+    DatasetSource,
+    Device,
+    LauncherName,
+    LoggerName,
+    OpenRSConfig,
+    RolloutBackend,
+    VllmMode,
+    WandbMode,
+)
 from openrs.errors import ConfigError
 from openrs.plan import effective_accelerate_config
 
@@ -187,10 +196,19 @@ def model_params(cfg: OpenRSConfig) -> int | None:
     return None
 
 
+def check_dataset_files(cfg: OpenRSConfig) -> None:
+    """A local dataset's files are read once and checked (empty, not JSON, not UTF-8, ...) before any model loads."""
+    from openrs.data.files import check_data_files, local_data_files
+
+    if cfg.dataset.source == DatasetSource.local and cfg.dataset.path:
+        check_data_files(local_data_files(cfg.dataset.path, "dataset.path")[1], "dataset.path")
+
+
 def check_resources(cfg: OpenRSConfig, run_dir: Path) -> None:
-    """Pre-flight checks that look at this machine, before any GPU is held: W&B mode and disk space."""
+    """Pre-flight checks that look at this machine, before any GPU is held: W&B mode, disk space, local data."""
     check_wandb(cfg)
     check_disk(cfg, run_dir, model_params(cfg))
+    check_dataset_files(cfg)
 
 
 def check_config(cfg: OpenRSConfig) -> None:

@@ -203,6 +203,17 @@ class DatasetConfig:
     def __post_init__(self) -> None:
         at_least("dataset", self, 0, "validation_size")
         at_least("dataset", self, 1, "max_rows")
+        if self.source != DatasetSource.synthetic and self.path in (None, "", "???"):
+            raise ConfigError(
+                f"dataset.path is required for dataset.source={self.source}: a hub id or a local file/folder, e.g. "
+                "dataset.path=data/train.jsonl."
+            )
+        if self.source == DatasetSource.synthetic and self.path not in (None, "???"):
+            raise ConfigError(
+                f"dataset.path={self.path} is set, but dataset.source=synthetic generates its rows and would ignore "
+                f"it. To train on the file: dataset=jsonl dataset.path={self.path} (or dataset.source=local; "
+                "dataset.source=hub for a hub id)."
+            )
 
 
 @dataclass

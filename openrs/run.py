@@ -53,7 +53,6 @@ def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], n
 
     from openrs.launch import launch, machine_layout
     from openrs.resume import resume_target
-    from openrs.train import resolve_model_path
 
     machine = machine_layout(cfg)
     gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -62,6 +61,8 @@ def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], n
     check_resources(cfg, run_dir)
     if not needs_launch(cfg):
         return finish(cfg, run_dir, train_here(cfg, run_dir, name, checkpoint))
+    from openrs.train import resolve_model_path
+
     model_path = resolve_model_path(cfg)  # downloaded once, here, before the server's timeout or any rank starts
     run_dir.mkdir(parents=True, exist_ok=True)
     code = launch(

@@ -63,7 +63,7 @@ def test_typo_inside_a_group_yaml_is_caught(tmp_path) -> None:
 
 def test_local_dataset_needs_a_path(tmp_path) -> None:
     err = failing("dataset=jsonl", tmp_path=tmp_path)
-    assert "dataset.path is required for dataset.source=local: a hub id or a local file/folder." in err
+    assert "dataset.path is required for dataset.source=local: a hub id or a local file/folder" in err
 
 
 def test_indivisible_generation_batch_is_explained(tmp_path) -> None:

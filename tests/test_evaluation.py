@@ -99,7 +99,7 @@ def test_benchmark_count_mismatch_and_bad_files_are_clear_errors(tmp_path: Path)
     with pytest.raises(ConfigError, match="'aime24' has 3 rows, expected 30"):
         load_items(cfg.eval)
     (tmp_path / "bad.jsonl").write_text('{"id": "a", "problem": "x"}\nnot json\n')
-    with pytest.raises(ConfigError, match=r"bad.jsonl:2: not a JSON object"):
+    with pytest.raises(ConfigError, match=r"bad.jsonl, line 2, column 1: not valid JSON"):
         load_items(eval_config("eval.benchmarks=[bad]", f"+eval.files.bad={tmp_path / 'bad.jsonl'}").eval)
     with pytest.raises(ConfigError, match="unknown benchmark 'aime2024'"):
         load_items(eval_config("eval.benchmarks=[aime2024]").eval)

@@ -16,18 +16,16 @@ import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, load_dataset
 
 from openrs.config import DatasetConfig, DropLimits, OpenRSConfig
+from openrs.data.files import load_data_files, local_data_files
 from openrs.data.synthetic import make_arithmetic_dataset
 from openrs.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 
 #: Why a row is dropped: key (as in `dataset.drop_limits` and `data_report.json`) -> what the report says.
 DROP_REASONS = {
@@ -130,8 +128,8 @@ def load_hub(dataset_cfg: DatasetConfig) -> Dataset:
         ) from err
 
 
-def load_raw(dataset_cfg: DatasetConfig) -> Dataset:
-    """Read the configured source as a `datasets.Dataset` (no column handling yet)."""
+def load_raw(dataset_cfg: DatasetConfig, key: str = "dataset.path") -> Dataset:
+    """Read the configured source as a `datasets.Dataset` (no column handling yet); `key` names its path in errors."""
     source = dataset_cfg.source
     if source == "synthetic":
         syn = dataset_cfg.synthetic
@@ -145,20 +143,11 @@ def load_raw(dataset_cfg: DatasetConfig) -> Dataset:
         )
         return Dataset.from_list(rows)
     if not dataset_cfg.path:
-        raise ConfigError(f"dataset.path is required for dataset.source={source}: a hub id or a local file/folder.")
+        group = key.rsplit(".", 1)[0]
+        raise ConfigError(f"{key} is required for {group}.source={source}: a hub id or a local file/folder.")
     if source == "hub":
         return load_hub(dataset_cfg)
-    path = Path(dataset_cfg.path).expanduser()
-    if not path.exists():
-        raise ConfigError(f"dataset.path={dataset_cfg.path} does not exist (dataset.source=local).")
-    files = sorted(p for p in path.rglob("*") if p.suffix in LOCAL_FORMATS) if path.is_dir() else [path]
-    formats = {LOCAL_FORMATS.get(p.suffix) for p in files}
-    if not files or None in formats or len(formats) != 1:
-        raise ConfigError(
-            f"dataset.path={dataset_cfg.path}: expected .jsonl, .json, .parquet or .csv files of one format, "
-            f"found {[p.name for p in files[:5]] or 'none'}."
-        )
-    return load_dataset(formats.pop(), data_files=[str(p) for p in files], split="train")
+    return load_data_files(*local_data_files(dataset_cfg.path, key), key)
 
 
 def require_columns(dataset: Dataset, dataset_cfg: DatasetConfig) -> None:

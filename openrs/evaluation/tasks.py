@@ -8,13 +8,13 @@ benchmark `validation`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from openrs.benchmarks import BENCHMARKS, load_benchmark
 from openrs.config import EvalConfig
+from openrs.data.files import read_json_lines
 from openrs.data.synthetic import make_arithmetic_dataset
 from openrs.errors import ConfigError
 
@@ -58,22 +58,9 @@ def _gold(row: dict[str, Any], benchmark: str) -> str | None:
     return None
 
 
-def _read_jsonl(path: Path, name: str) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise ConfigError(f"eval.files.{name}={path} does not exist.")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise ConfigError(f"{path}:{number}: not a JSON object ({err.msg}).") from err
-    return rows
-
-
 def _benchmark_rows(name: str, eval_cfg: EvalConfig) -> list[dict[str, Any]]:
     if name in eval_cfg.files:
-        rows = _read_jsonl(Path(eval_cfg.files[name]).expanduser(), name)
+        rows = read_json_lines(Path(eval_cfg.files[name]).expanduser(), f"eval.files.{name}")
         for index, row in enumerate(rows):
             if not isinstance(row.get("problem"), str):
                 raise ConfigError(f"eval.files.{name}: row {index + 1} has no text `problem` (keys: {sorted(row)}).")
@@ -115,7 +102,7 @@ def load_items(
 def load_validation_items(path: Path, scoring: str) -> list[Item]:
     """A training run's `validation.jsonl` (conversational `prompt` + `solution`) as the benchmark `validation`."""
     items = []
-    for index, row in enumerate(_read_jsonl(path, "validation")):
+    for index, row in enumerate(read_json_lines(path, "the validation split")):
         user_turns = [m["content"] for m in row["prompt"] if m.get("role") == "user"]
         gold, scheme = _text(row.get("solution")), scheme_for("validation", scoring)
         items.append(Item("validation", f"validation-{index}", user_turns[-1], gold, scheme, row["prompt"]))

@@ -22,7 +22,7 @@ def _text(value: Any) -> str | None:
 
 def load_source(name: str, spec: SourceSpec) -> list[Row]:
     """Rows of one source; a missing column is an error that lists the columns present."""
-    raw = load_raw(spec)
+    raw = load_raw(spec, key=f"recipe.sources.{name}.path")
     if spec.max_rows is not None:
         raw = raw.select(range(min(spec.max_rows, len(raw))))
     wanted = {
