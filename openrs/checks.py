@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import inspect
 import shutil
 from pathlib import Path
 
@@ -31,6 +33,28 @@ def check_rewards(cfg: OpenRSConfig) -> None:
             get_reward(spec.name, **spec.params)
         except (ValueError, TypeError) as err:
             raise ConfigError(f"reward.functions[{index}] ({spec.name}): {err}") from err
+
+
+def test_call_rewards(cfg: OpenRSConfig) -> None:
+    """Each user-defined reward is called once on a small batch (openrs.rewards.guard.sample_batch), under
+    `reward.time_limit_s`: an exception, a hang or an unusable return value stops the run before any model loads."""
+    from openrs.rewards import get_reward
+    from openrs.rewards.guard import RewardError, sample_batch
+
+    for index, spec in enumerate(cfg.reward.functions):
+        reward = get_reward(spec.name, **spec.params)
+        if not reward.user:
+            continue
+        reward.time_limit_s = cfg.reward.time_limit_s
+        batch = sample_batch(cfg.train.max_steps)
+        try:
+            if inspect.iscoroutinefunction(type(reward).__call__):
+                asyncio.run(reward(**batch))
+            else:
+                reward(**batch)
+        except RewardError as err:
+            raise ConfigError(f"reward.functions[{index}] ({spec.name}), called once on a test batch before "
+                              f"training: {err}") from err  # fmt: skip
 
 
 def check_accelerate_config(cfg: OpenRSConfig) -> None:
@@ -205,10 +229,12 @@ def check_dataset_files(cfg: OpenRSConfig) -> None:
 
 
 def check_resources(cfg: OpenRSConfig, run_dir: Path) -> None:
-    """Pre-flight checks that look at this machine, before any GPU is held: W&B mode, disk space, local data."""
+    """Pre-flight checks that look at this machine, before any GPU is held: W&B mode, disk space, local data, and
+    a test call of each user-defined reward."""
     check_wandb(cfg)
     check_disk(cfg, run_dir, model_params(cfg))
     check_dataset_files(cfg)
+    test_call_rewards(cfg)
 
 
 def check_config(cfg: OpenRSConfig) -> None:

@@ -226,6 +226,11 @@ class RewardSpec:
 @dataclass
 class RewardConfig:
     functions: list[RewardSpec] = field(default_factory=list)  # the rewards, summed by weight (conf/reward/)
+    # a user-defined reward's limit per call, in seconds (its test call before training, then every step); null: none
+    time_limit_s: float | None = 300.0
+
+    def __post_init__(self) -> None:
+        within("reward", self, "time_limit_s", 0, float("inf"), open_low=True)
 
 
 @dataclass

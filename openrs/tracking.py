@@ -50,11 +50,16 @@ class MetricsFileCallback(TrainerCallback):
     def __init__(self, run_dir: Path) -> None:
         self.path = Path(run_dir) / "metrics.jsonl"
         self.last: dict[str, Any] = {}
+        self.reward_steps = 0  # logged steps with a reward
+        self.scored_steps = 0  # ... of which the reward was a number (not None/NaN from every reward)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
         record = {"step": state.global_step, **{k: json_safe(v) for k, v in logs.items()}}
+        if "reward" in logs:
+            self.reward_steps += 1
+            self.scored_steps += isinstance(record["reward"], int | float)
         self.last.update(record)
         append_jsonl(self.path, record)
 

@@ -24,6 +24,7 @@ from openrs.models import resolve_attention
 from openrs.naming import run_tags
 from openrs.plan import build_plan
 from openrs.rewards import get_reward
+from openrs.rewards.guard import RewardError
 from openrs.tracking import (
     CompletionSamplerCallback,
     MetricsFileCallback,
@@ -61,7 +62,10 @@ def resources_so_far(cfg: OpenRSConfig, run_dir: Path, wall_time_s: float, resum
 
 def build_rewards(cfg: OpenRSConfig) -> list[Any]:
     """The reward callables, in config order (weights go to GRPOConfig.reward_weights)."""
-    return [get_reward(spec.name, **spec.params) for spec in cfg.reward.functions]
+    rewards = [get_reward(spec.name, **spec.params) for spec in cfg.reward.functions]
+    for reward in rewards:
+        reward.time_limit_s = cfg.reward.time_limit_s
+    return rewards
 
 
 def build_peft_config(cfg: OpenRSConfig) -> Any:
@@ -164,6 +168,7 @@ def train(
         trainer.save_model(str(final_model))
         if main:
             tokenizer.save_pretrained(str(final_model))
+        require_scored_steps(metrics_callback, cfg)  # after the saves: every rank has left the collectives
         summary.update(status="completed", final_model=str(final_model))
     except KeyboardInterrupt:
         summary.update(status="interrupted")
@@ -177,6 +182,18 @@ def train(
         if main:
             write_json(run_dir / "summary.json", summary)
     return summary
+
+
+def require_scored_steps(metrics: MetricsFileCallback, cfg: OpenRSConfig) -> None:
+    """A run whose rewards never scored a completion (None or NaN from every reward at every logged step) learned
+    nothing: it fails instead of reporting `completed` with a null reward."""
+    if metrics.reward_steps and not metrics.scored_steps:
+        names = ", ".join(spec.name for spec in cfg.reward.functions)
+        raise RewardError(
+            f"No reward scored any completion in {metrics.reward_steps} logged steps: every reward ({names}) returned "
+            "None or NaN, so GRPO had no advantage to learn from. Check that the rewards read the gold column "
+            "(dataset.answer_column becomes `solution`) and that they return floats."
+        )
 
 
 def end_summary(

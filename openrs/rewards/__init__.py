@@ -25,6 +25,7 @@ are bound like :func:`functools.partial` and ``__name__`` stays the function's n
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 from collections.abc import Callable, Mapping
@@ -34,6 +35,7 @@ from typing import Any
 from openrs.rewards.accuracy import accuracy_reward, validate_accuracy_params
 from openrs.rewards.cosine import cosine_reward, validate_cosine_params
 from openrs.rewards.format import format_reward, format_strict_reward
+from openrs.rewards.guard import RewardError, call_guarded, check_output, where
 from openrs.rewards.language import language_reward, validate_language_params
 from openrs.rewards.length import length_reward, validate_length_params
 from openrs.rewards.overlong import overlong_reward, validate_overlong_params
@@ -52,17 +54,29 @@ class RewardFunction:
     """A reward function with bound params, named for TRL (``__name__``) and picklable.
 
     Calls ``func(completions=..., **kwargs, **params)`` -- all by keyword, as TRL does; bound params win over kwargs.
+    What it returns is checked on every call (:mod:`openrs.rewards.guard`); a user-defined reward (``user``) also
+    has its exceptions named and runs under ``time_limit_s``.
     """
 
-    def __init__(self, name: str, func: Callable[..., Any], params: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, name: str, func: Callable[..., Any], params: Mapping[str, Any] | None = None, user: bool = False
+    ) -> None:
         self.__name__ = name
         self.__qualname__ = name
         self.__doc__ = getattr(func, "__doc__", None)
         self.func = func
         self.params = dict(params or {})
+        self.user = user
+        self.time_limit_s: float | None = None
 
     def __call__(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
-        return self.func(completions=completions, **{**kwargs, **self.params})
+        call = {**kwargs, **self.params, "completions": completions}
+        if self.user:
+            output = call_guarded(self.__name__, self.func, self.time_limit_s, call)
+        else:
+            output = self.func(**call)
+        check_output(self.__name__, output, len(completions), kwargs)
+        return output
 
     def __repr__(self) -> str:
         params = ", ".join(f"{key}={value!r}" for key, value in self.params.items())
@@ -73,7 +87,16 @@ class AsyncRewardFunction(RewardFunction):
     """:class:`RewardFunction` for ``async`` user rewards, so TRL still detects and awaits them."""
 
     async def __call__(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
-        return await self.func(completions=completions, **{**kwargs, **self.params})
+        try:
+            call = self.func(completions=completions, **{**kwargs, **self.params})
+            output = await asyncio.wait_for(call, self.time_limit_s)
+        except TimeoutError as err:
+            raise RewardError(f"{where(self.__name__, kwargs)} did not return within reward.time_limit_s="
+                              f"{self.time_limit_s} s; fix the reward or raise the limit.") from err  # fmt: skip
+        except Exception as err:
+            raise RewardError(f"{where(self.__name__, kwargs)} raised {type(err).__name__}: {err}") from err
+        check_output(self.__name__, output, len(completions), kwargs)
+        return output
 
 
 @dataclass(frozen=True)
@@ -131,8 +154,18 @@ def _resolve_import_path(path: str) -> Callable[..., Any]:
         raise ValueError(f"Invalid reward import path {path!r}: expected 'package.module:function'")
     try:
         obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ImportError(f"Cannot import module {module_name!r} for reward {path!r}: {exc}") from exc
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name != module_name and not module_name.startswith(f"{exc.name}."):
+            raise ValueError(
+                f"Reward {path!r}: importing {module_name!r} failed: it imports {exc.name!r}, which is not installed "
+                f"here. pip install it (or remove that import)."
+            ) from exc
+        raise ValueError(
+            f"Reward {path!r}: no module named {exc.name!r}. Run from the folder that holds it, add that folder to "
+            "PYTHONPATH, or pip install its package."
+        ) from exc
+    except Exception as exc:  # the module itself fails: a syntax error, a failing import inside it, ...
+        raise ValueError(f"Reward {path!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
     for attr in attr_path.split("."):
         try:
             obj = getattr(obj, attr)
@@ -143,23 +176,35 @@ def _resolve_import_path(path: str) -> Callable[..., Any]:
     return obj
 
 
+def _check_signature(func: Callable[..., Any], name: str, path: str, params: Mapping[str, Any]) -> None:
+    """The reward takes TRL's keywords (**kwargs), and each bound param is one of its named parameters."""
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: cannot check eagerly
+        return
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        raise TypeError(
+            f"Reward '{name}' ({path}) takes no **kwargs: TRL passes prompts, completions, completion_ids, "
+            "trainer_state, log_metric, log_extra and every dataset column (e.g. solution) by keyword. Add **kwargs "
+            "to its parameters."
+        )
+    named = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(set(params) - set(named))
+    if unknown:
+        raise TypeError(
+            f"Reward '{name}' ({path}) has no parameter(s) {unknown}: they would vanish into its **kwargs. Its "
+            f"parameters: {[p for p in named if p != 'completions'] or 'none'}."
+        )
+
+
 def _get_from_import_path(path: str, params: Mapping[str, Any]) -> RewardFunction:
     func = _resolve_import_path(path)
     name = getattr(func, "__name__", type(func).__name__)
     _check_reserved(name, params)
-    if params:
-        try:
-            signature = inspect.signature(func)
-        except (TypeError, ValueError):  # builtins without a signature: cannot check eagerly
-            signature = None
-        if signature is not None:
-            try:
-                signature.bind_partial(**params)
-            except TypeError as exc:
-                raise TypeError(f"Invalid parameter(s) {sorted(params)} for reward '{name}' ({path}): {exc}") from exc
+    _check_signature(func, name, path, params)
     is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__)
     wrapper_cls = AsyncRewardFunction if is_async else RewardFunction
-    return wrapper_cls(name, func, params)
+    return wrapper_cls(name, func, params, user=True)
 
 
 def get_reward(name: str, **params: Any) -> RewardFunction:
