@@ -19,7 +19,9 @@ def main(cfg: DictConfig) -> None:
     from openrs.run import run_or_explain
 
     hydra_cfg = HydraConfig.get()
-    code = run_or_explain(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task))
+    chosen = {override.split("=", 1)[0].lstrip("+") for override in hydra_cfg.overrides.hydra}
+    explicit_dir = bool(chosen & {"hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir"})
+    code = run_or_explain(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), explicit_dir)
     if code:
         sys.exit(code)
 

@@ -16,14 +16,13 @@ from openrs.__main__ import CONF_DIR
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     from openrs.config import EvaluateConfig, typed_config
-    from openrs.errors import ConfigError
+    from openrs.errors import run_explained
     from openrs.evaluation.runner import evaluate
 
-    try:
-        evaluate(typed_config(cfg, EvaluateConfig), Path(HydraConfig.get().runtime.output_dir))
-    except ConfigError as err:
-        print(f"openrs.evaluate: error: {err}", file=sys.stderr)
-        sys.exit(2)
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    code = run_explained("openrs.evaluate", lambda: evaluate(typed_config(cfg, EvaluateConfig), output_dir) and 0)
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

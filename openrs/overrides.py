@@ -26,6 +26,7 @@ from omegaconf.nodes import BooleanNode, EnumNode, FloatNode, IntegerNode
 
 from openrs.config import CONF_DIR
 from openrs.errors import ConfigError
+from openrs.locations import check_locations
 
 #: Hydra's own command-line flags (hydra/_internal/utils.py get_args_parser), with whether each takes a value.
 HYDRA_FLAGS = {
@@ -205,9 +206,11 @@ def unwrap_optional(hint: Any) -> Any:
 
 
 def refuse_bad_overrides(prog: str, schema: type, example: str = "train.max_steps=3") -> None:
-    """At a CLI's start: a bad override ends the process with one clear line (exit 2) before Hydra composes."""
+    """At a CLI's start: a bad override, or a location that cannot be written (openrs.locations), ends the process
+    with one clear line (exit 2) before Hydra composes or creates anything."""
     try:
         check_overrides(sys.argv[1:], schema, example)
+        check_locations(sys.argv[1:])
     except ConfigError as err:
         sys.stderr.write(f"{prog}: error: {err}\n")
         sys.exit(2)

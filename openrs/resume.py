@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import zipfile
 from pathlib import Path
 
 from openrs.errors import ConfigError
@@ -24,33 +25,85 @@ def checkpoint_dirs(parent: Path, containing: str | None = None) -> list[tuple[i
     return sorted(found)
 
 
-#: transformers' Trainer writes this last when it saves a checkpoint: a folder without it was cut short by a kill.
+#: transformers' Trainer writes this after the weights, optimizer and RNG states of a checkpoint.
 COMPLETE_MARKER = "trainer_state.json"
+TORCH_FILES = (".pt", ".pth", ".bin")
+
+
+def file_problem(path: Path) -> str | None:
+    """Why a weights or state file is not whole, or None: a safetensors file must be as long as its header says, a
+    torch file must end with its zip directory (a kill or a full disk cuts both short)."""
+    size = path.stat().st_size
+    if path.suffix == ".safetensors":
+        with path.open("rb") as handle:
+            head = handle.read(8)
+            header_length = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if header_length < 0 or 8 + header_length > size:
+                return f"{path.name} is cut short ({size} bytes, its header runs past the end)"
+            try:
+                header = json.loads(handle.read(header_length))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                return f"{path.name} has an unreadable header"
+        end = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
+        if 8 + header_length + end != size:
+            return f"{path.name} is {size} bytes, its header says {8 + header_length + end} (cut short)"
+    elif path.suffix in TORCH_FILES and not zipfile.is_zipfile(path):
+        return f"{path.name} is cut short or corrupt ({size} bytes, no zip directory at its end)"
+    return None
+
+
+def checkpoint_problem(folder: Path, marker: str | None = COMPLETE_MARKER) -> str | None:
+    """Why a checkpoint (or, with marker=None, a saved model) cannot be loaded, or None when it is whole: the marker
+    file must parse and every weights/state file in it be whole."""
+    if marker is not None:
+        try:
+            json.loads((folder / marker).read_text())
+        except FileNotFoundError:
+            return f"no {marker} (its save was cut short)"
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            return f"{marker} is unreadable (its save was cut short)"
+    files = [p for p in folder.rglob("*") if p.is_file() and p.suffix in (".safetensors", *TORCH_FILES)]
+    if marker is None and not files:
+        return "no weights file"
+    return next((problem for problem in map(file_problem, sorted(files)) if problem), None)
+
+
+_warned: set[tuple[Path, str]] = set()
+
+
+def is_whole(path: Path, marker: str | None = COMPLETE_MARKER) -> bool:
+    """True for a whole checkpoint (or saved model); a partial one is named with why, once per process."""
+    problem = checkpoint_problem(path, marker)
+    if problem and (path, problem) not in _warned:
+        _warned.add((path, problem))
+        log.warning("passing over %s: %s", path, problem)
+    return problem is None
+
+
+def complete_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """(N, path) of the whole checkpoint-N folders of a run, by N; each one passed over is named with why."""
+    return [(step, path) for step, path in checkpoint_dirs(run_dir) if is_whole(path)]
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The complete checkpoint-N folder with the highest N in a run dir, or None. A newer folder that a kill cut
-    short during its save (no trainer_state.json) is passed over, with a warning."""
-    found = checkpoint_dirs(run_dir)
-    complete = [(step, path) for step, path in found if (path / COMPLETE_MARKER).is_file()]
-    last = complete[-1][0] if complete else -1
-    cut_short = [path.name for step, path in found if step > last]
-    if cut_short:
-        log.warning("passing over %s in %s: no %s (its save was cut short)", ", ".join(cut_short), run_dir,
-                    COMPLETE_MARKER)  # fmt: skip
-    return complete[-1][1] if complete else None
+    """The whole checkpoint-N folder with the highest N in a run dir, or None; newer ones a kill, a full disk or a
+    truncated copy left partial are passed over with a warning saying why."""
+    return next((path for _, path in reversed(checkpoint_dirs(run_dir)) if is_whole(path)), None)
 
 
-def unfinished_run(fresh_run_dir: Path, run_name: str) -> Path | None:
+def unfinished_run(fresh_run_dir: Path, run_name: str, look_beside: bool = True) -> Path | None:
     """The newest earlier run of the same command (same `run_name`) that did not complete and has a checkpoint.
 
-    The fresh run dir itself counts (a job requeued by Slurm reruns in its own dir). Looked for beside it
-    (`outputs/<name>/<time>`) and, for sweeps, in the other launches of the sweep
-    (`outputs/multirun/<name>/<time>/<job dir of the same name>`).
+    The fresh run dir itself counts (a job requeued by Slurm reruns in its own dir). Unless the user chose the run
+    dir (`look_beside` false), also looked for beside it (`outputs/<name>/<time>`) and, for sweeps, in the other
+    launches of the sweep (`outputs/multirun/<name>/<time>/<job dir of the same name>`).
     """
     parent = fresh_run_dir.parent
-    candidates = [p for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
-    if parent.parent.is_dir():
+    if not look_beside:
+        candidates = [fresh_run_dir]
+    else:
+        candidates = [p for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
+    if look_beside and parent.parent.is_dir():
         candidates += [p / fresh_run_dir.name for p in parent.parent.iterdir() if p.is_dir() and p != parent]
     found = []
     for run_dir in candidates:
@@ -66,7 +119,9 @@ def unfinished_run(fresh_run_dir: Path, run_name: str) -> Path | None:
     return max(found)[1] if found else None
 
 
-def resume_target(resume: object, fresh_run_dir: Path, run_name: str | None = None) -> tuple[Path, Path | None]:
+def resume_target(
+    resume: object, fresh_run_dir: Path, run_name: str | None = None, look_beside: bool = True
+) -> tuple[Path, Path | None]:
     """(run dir to write into, checkpoint to load). `resume` is `auto`, false, true, or a run directory path.
 
     `auto` (the default) continues an earlier run of the same command that was killed or failed after a checkpoint
@@ -76,7 +131,7 @@ def resume_target(resume: object, fresh_run_dir: Path, run_name: str | None = No
     if resume in (False, None, "false", "False", ""):
         return fresh_run_dir, None
     if resume == "auto":
-        earlier = unfinished_run(fresh_run_dir, run_name) if run_name else None
+        earlier = unfinished_run(fresh_run_dir, run_name, look_beside) if run_name else None
         return (earlier, latest_checkpoint(earlier)) if earlier else (fresh_run_dir, None)
     if resume in (True, "true", "True"):
         siblings = [p for p in fresh_run_dir.parent.iterdir() if p.is_dir() and p != fresh_run_dir]

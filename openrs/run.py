@@ -18,15 +18,16 @@ from omegaconf import DictConfig
 
 from openrs.checks import check_config, check_machine, check_resources
 from openrs.config import EvalConfig, LauncherName, ModelConfig, OpenRSConfig, typed_config
-from openrs.errors import ConfigError
+from openrs.errors import run_explained
 from openrs.naming import run_name
 from openrs.plan import build_plan
 
 log = logging.getLogger(__name__)
 
 
-def run(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str]) -> int:
-    """Run the configured job; returns the process exit code. ConfigErrors surface before any download."""
+def run(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], explicit_dir: bool = False) -> int:
+    """Run the configured job; returns the process exit code. ConfigErrors surface before any download.
+    `explicit_dir`: the user chose the run dir (hydra.run.dir/hydra.sweep.dir), so resume=auto looks only there."""
     check_config(cfg)
     name = run_name(cfg.name, overrides)
     if cfg.dry_run:
@@ -39,7 +40,7 @@ def run(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str]) -> int:
 
     if inside_launch():
         return run_rank(cfg, hydra_run_dir, name)
-    return run_launcher(cfg, hydra_run_dir, overrides, name)
+    return run_launcher(cfg, hydra_run_dir, overrides, name, explicit_dir)
 
 
 def needs_launch(cfg: OpenRSConfig) -> bool:
@@ -47,24 +48,59 @@ def needs_launch(cfg: OpenRSConfig) -> bool:
     return cfg.launcher.name == LauncherName.accelerate or cfg.rollout.reserved_server_gpus > 0
 
 
-def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], name: str) -> int:
+def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], name: str, explicit_dir: bool) -> int:
     """The process the user started: machine checks, run dir, model, then the layout (or training here)."""
     import torch
 
-    from openrs.launch import launch, machine_layout
+    from openrs.launch import machine_layout
     from openrs.resume import resume_target
 
     machine = machine_layout(cfg)
     gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     check_machine(cfg, torch.cuda.is_available(), gpu_count, first_machine=machine.rank == 0)
-    run_dir, checkpoint = resume_target(cfg.resume, hydra_run_dir, name)
-    check_resources(cfg, run_dir)
-    if not needs_launch(cfg):
-        return finish(cfg, run_dir, train_here(cfg, run_dir, name, checkpoint))
+    run_dir, checkpoint = resume_target(cfg.resume, hydra_run_dir, name, look_beside=not explicit_dir)
+    lock = take_run_dir(cfg, run_dir, checkpoint) if machine.rank == 0 else None
+    try:
+        check_resources(cfg, run_dir)
+        if not needs_launch(cfg):
+            return finish(cfg, run_dir, train_here(cfg, run_dir, name, checkpoint))
+        return launch_layout(cfg, overrides, run_dir, checkpoint, machine, gpu_count)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def take_run_dir(cfg: OpenRSConfig, run_dir: Path, checkpoint: Path | None) -> Any:
+    """Lock the run dir, check it holds no other run, say loudly what is resumed, and rewind its step records to the
+    checkpoint (or to nothing, for a same-settings run killed before its first checkpoint). Returns the lock."""
+    from openrs.config import plain_dict
+    from openrs.run_dir import RunDirLock, claim_run_dir, record_settings, rewind_records
+
+    lock = RunDirLock(run_dir)
+    try:
+        config = plain_dict(cfg)
+        restart = claim_run_dir(run_dir, config, resuming=checkpoint is not None)
+        if checkpoint is not None or restart:
+            step = int(checkpoint.name.rsplit("-", 1)[1]) if checkpoint else 0
+            cut = rewind_records(run_dir, step)
+            where = f"from {checkpoint.name}" if checkpoint else "from the start (it saved no checkpoint)"
+            moved = f"; {cut} record lines after step {step} moved to *.superseded.jsonl" if cut else ""
+            log.warning("openrs: resuming the run in %s %s%s (a new run instead: resume=false and a new "
+                        "hydra.run.dir)", run_dir, where, moved)  # fmt: skip
+        record_settings(run_dir, config)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def launch_layout(cfg: OpenRSConfig, overrides: list[str], run_dir: Path, checkpoint: Path | None, machine: Any,
+                  gpu_count: int) -> int:  # fmt: skip
+    """Fetch the model once, start the layout's processes, and finish (rank 0) when they end."""
+    from openrs.launch import launch
     from openrs.train import resolve_model_path
 
     model_path = resolve_model_path(cfg)  # downloaded once, here, before the server's timeout or any rank starts
-    run_dir.mkdir(parents=True, exist_ok=True)
     code = launch(
         cfg, overrides, run_dir, model_path=model_path, resuming=checkpoint is not None, machine=machine,
         gpu_count=gpu_count,
@@ -166,12 +202,7 @@ def print_summary(summary: dict, run_dir: Path) -> None:
     print("\n".join(lines))
 
 
-def run_or_explain(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str]) -> int:
-    """The entry: the composed config becomes typed (and checked) here, once; then `run`. A ConfigError is shown as
-    one clear message (exit code 2) instead of a traceback."""
-    try:
-        return run(typed_config(cfg, OpenRSConfig), hydra_run_dir, overrides)
-    except ConfigError as err:
-        log.debug("config error", exc_info=True)
-        sys.stderr.write(f"openrs: error: {err}\n")
-        return 2
+def run_or_explain(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str], explicit_dir: bool = False) -> int:
+    """The entry: the composed config becomes typed (and checked) here, once; then `run`. A ConfigError or a fixable
+    file-system error is one clear line (openrs.errors.run_explained) instead of a traceback."""
+    return run_explained("openrs", lambda: run(typed_config(cfg, OpenRSConfig), hydra_run_dir, overrides, explicit_dir))

@@ -6,6 +6,7 @@ import logging
 import math
 import netrc
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from transformers.trainer_callback import ProgressCallback
 
 from openrs.config import LoggerConfig
 from openrs.jsonl import append_jsonl
+from openrs.run_dir import write_json
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,24 @@ class MetricsFileCallback(TrainerCallback):
             self.scored_steps += isinstance(record["reward"], int | float)
         self.last.update(record)
         append_jsonl(self.path, record)
+
+
+class AttemptRecorder(TrainerCallback):
+    """Records this attempt's wall time and step in summary.json at every logged step (rank 0), so a kill loses
+    at most one step of it."""
+
+    def __init__(self, summary: dict[str, Any], run_dir: Path, started: float) -> None:
+        self.summary, self.run_dir, self.started = summary, run_dir, started
+
+    def update(self, step: int | None = None, status: str | None = None) -> None:
+        attempt = self.summary["attempts"][-1]
+        attempt["wall_time_s"] = round(time.time() - self.started, 2)
+        attempt.update({key: value for key, value in (("steps", step), ("status", status)) if value is not None})
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero:
+            self.update(step=state.global_step)
+            write_json(self.run_dir / "summary.json", self.summary)
 
 
 #: The console's line per logged step: these metrics (when logged) and each reward's mean; the full record of every

@@ -6,7 +6,6 @@ TRL's GRPOTrainer. Whatever happens, the run dir ends with a `summary.json` sayi
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -25,7 +24,9 @@ from openrs.naming import run_tags
 from openrs.plan import build_plan
 from openrs.rewards import get_reward
 from openrs.rewards.guard import RewardError
+from openrs.run_dir import read_summary, write_json
 from openrs.tracking import (
+    AttemptRecorder,
     CompletionSamplerCallback,
     MetricsFileCallback,
     init_wandb,
@@ -49,15 +50,15 @@ def resolve_model_path(cfg: OpenRSConfig) -> str:
     return resolve(cfg.model.name_or_path, cfg.cache_dir, cfg.model.revision)
 
 
-def resources_so_far(cfg: OpenRSConfig, run_dir: Path, wall_time_s: float, resumed: bool) -> dict[str, Any]:
-    """GPU-hours, tokens and cost of the run, adding the earlier sessions of a resumed run (openrs.cost)."""
+def resources_so_far(cfg: OpenRSConfig, run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """GPU-hours, tokens and cost of the run over all its attempts, killed ones included (openrs.cost): wall time
+    from `summary["attempts"]`, tokens from the step records and those a resumption superseded."""
     from openrs.cost import run_resources
     from openrs.provenance import hardware
 
-    if resumed and (run_dir / "summary.json").exists():
-        earlier = json.loads((run_dir / "summary.json").read_text()).get("resources") or {}
-        wall_time_s += earlier.get("wall_time_s") or 0.0
-    return run_resources(cfg, wall_time_s, read_jsonl(run_dir / "metrics.jsonl"), hardware()["gpus"])
+    wall_time_s = sum(attempt.get("wall_time_s") or 0.0 for attempt in summary.get("attempts", []))
+    metrics = read_jsonl(run_dir / "metrics.jsonl") + read_jsonl(run_dir / "metrics.superseded.jsonl")
+    return run_resources(cfg, wall_time_s, metrics, hardware()["gpus"])
 
 
 def build_rewards(cfg: OpenRSConfig) -> list[Any]:
@@ -120,10 +121,6 @@ def peak_gpu_memory_gib() -> float | None:
     return round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-
-
 def train(
     cfg: OpenRSConfig,
     run_dir: Path,
@@ -139,6 +136,7 @@ def train(
     main = is_main_process()
     started = time.time()
     summary = start_summary(cfg, run_dir, run_name, checkpoint, main)
+    attempt = AttemptRecorder(summary, run_dir, started)
     metrics_callback = MetricsFileCallback(run_dir)
     trainer = wandb_run = None
     report = DataReport()
@@ -156,13 +154,11 @@ def train(
             record = write_run_records(cfg, run_dir, data)
             wandb_run = start_wandb(cfg, run_dir, run_name, group, plan, record)
         own = openrs_callbacks(cfg, run_dir)
-        callbacks = [metrics_callback, *own, *(extra_callbacks or [])]
+        callbacks = [metrics_callback, attempt, *own, *(extra_callbacks or [])]
         trainer = build_trainer(cfg, model_path, tokenizer, data, grpo_kwargs, callbacks)
         use_compact_progress(trainer)
         for callback in own:  # they read the trainer's buffers and model
             callback.trainer = trainer
-        if checkpoint is not None:
-            log.info("Resuming from %s", checkpoint)
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         final_model = run_dir / "final_model"
         trainer.save_model(str(final_model))
@@ -177,11 +173,19 @@ def train(
         summary.update(status="failed", error=f"{type(err).__name__}: {err}")
         raise
     finally:
-        end_summary(summary, cfg, run_dir, time.time() - started, trainer, metrics_callback.last, report, checkpoint)
+        end_summary(summary, cfg, run_dir, attempt, trainer, metrics_callback.last, report, checkpoint)
         finish_wandb(wandb_run, summary)
         if main:
-            write_json(run_dir / "summary.json", summary)
+            write_final_summary(run_dir, summary)
     return summary
+
+
+def write_final_summary(run_dir: Path, summary: dict[str, Any]) -> None:
+    """The last summary.json; if even that cannot be written (a full disk), say so without hiding the run's error."""
+    try:
+        write_json(run_dir / "summary.json", summary)
+    except OSError as err:
+        log.error("could not write %s (%s); the run ended %s", run_dir / "summary.json", err, summary["status"])
 
 
 def require_scored_steps(metrics: MetricsFileCallback, cfg: OpenRSConfig) -> None:
@@ -197,13 +201,16 @@ def require_scored_steps(metrics: MetricsFileCallback, cfg: OpenRSConfig) -> Non
 
 
 def end_summary(
-    summary: dict[str, Any], cfg: OpenRSConfig, run_dir: Path, wall_time_s: float, trainer: Any,
+    summary: dict[str, Any], cfg: OpenRSConfig, run_dir: Path, attempt: AttemptRecorder, trainer: Any,
     last_metrics: dict[str, Any], report: DataReport, checkpoint: Path | None,
 ) -> None:  # fmt: skip
-    """How the run ended, whatever happened: steps, time, memory, last metrics, data report and resources."""
+    """How the run ended, whatever happened: steps, time, memory, last metrics, data report and resources (over
+    every attempt: `wall_time_s` is this attempt's, `resources.wall_time_s` the run's)."""
+    steps = trainer.state.global_step if trainer is not None else checkpoint_step(checkpoint)
+    attempt.update(step=steps, status=summary["status"])
     summary.update(
-        wall_time_s=round(wall_time_s, 2),
-        steps=trainer.state.global_step if trainer is not None else 0,
+        wall_time_s=summary["attempts"][-1]["wall_time_s"],
+        steps=steps,
         processes=trainer.accelerator.num_processes if trainer is not None else None,
         peak_gpu_memory_gib=peak_gpu_memory_gib(),
         max_steps=cfg.train.max_steps,
@@ -211,20 +218,29 @@ def end_summary(
         data=report.as_dict(),
         resumed_from=str(checkpoint) if checkpoint else None,
     )
-    summary["resources"] = resources_so_far(cfg, run_dir, summary["wall_time_s"], bool(checkpoint))
+    summary["resources"] = resources_so_far(cfg, run_dir, summary)
 
 
-def start_summary(
-    cfg: OpenRSConfig, run_dir: Path, run_name: str, checkpoint: Path | None, main: bool
-) -> dict[str, Any]:
+def start_summary(cfg: OpenRSConfig, run_dir: Path, run_name: str, checkpoint: Path | None, main: bool) -> dict:
     """The summary as the run starts, on disk at once (rank 0): a killed run is recognisable (status running) and
-    resumed by resume=auto; a resumed run keeps the resources of its earlier sessions."""
-    summary: dict[str, Any] = {"name": cfg.name, "run_name": run_name, "run_dir": str(run_dir), "status": "running"}
+    resumed by resume=auto. `attempts` lists every session of the run, earlier (killed) ones included, each with the
+    wall time it had used when last recorded, so a resumed run's cost counts them all."""
+    earlier = (read_summary(run_dir) or {}) if main else {}
+    attempts = list(earlier.get("attempts") or [])
+    if not attempts and (earlier.get("resources") or {}).get("wall_time_s"):
+        attempts = [{"wall_time_s": earlier["resources"]["wall_time_s"], "status": earlier.get("status")}]
+    step = checkpoint_step(checkpoint)
+    attempts.append({"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "from_step": step, "steps": step,
+                     "wall_time_s": 0.0, "status": "running"})  # fmt: skip
+    summary: dict[str, Any] = {"name": cfg.name, "run_name": run_name, "run_dir": str(run_dir), "status": "running",
+                               "attempts": attempts}  # fmt: skip
     if main:
-        if checkpoint is not None and (run_dir / "summary.json").exists():
-            summary["resources"] = json.loads((run_dir / "summary.json").read_text()).get("resources")
         write_json(run_dir / "summary.json", summary)
     return summary
+
+
+def checkpoint_step(checkpoint: Path | None) -> int:
+    return int(checkpoint.name.rsplit("-", 1)[1]) if checkpoint is not None else 0
 
 
 def write_run_records(cfg: OpenRSConfig, run_dir: Path, data: Any) -> dict[str, Any]:

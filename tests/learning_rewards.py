@@ -10,6 +10,9 @@ def digit_fraction(completions, **kwargs):
     return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]
 
 
-def explode(completions, **kwargs):
-    """A reward that crashes: the run must still leave a summary.json saying how it ended."""
-    raise RuntimeError("reward exploded on purpose")
+def explode(completions, trainer_state=None, **kwargs):
+    """A reward that crashes once training is under way (it passes the test call before training, at step 0): the
+    run must still leave a summary.json saying how it ended."""
+    if trainer_state.global_step >= 1:
+        raise RuntimeError("reward exploded on purpose")
+    return [0.0 for _ in completions]

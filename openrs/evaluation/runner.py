@@ -34,7 +34,7 @@ from openrs.evaluation.scoring import read_completions_file, score_records
 from openrs.evaluation.stats import paired_comparison
 from openrs.evaluation.tasks import Item, load_items, load_validation_items
 from openrs.models import resolve_model_path
-from openrs.resume import checkpoint_dirs
+from openrs.resume import complete_checkpoints, is_whole
 
 __all__ = ["evaluate", "evaluate_model", "find_checkpoints", "resolve_target"]
 
@@ -42,10 +42,11 @@ log = logging.getLogger(__name__)
 
 
 def find_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """`checkpoint-N` dirs of a run, by step; `final_model/` counts as the run's last step when it exists."""
-    found = checkpoint_dirs(run_dir)
+    """Whole `checkpoint-N` dirs of a run, by step; `final_model/` counts as the run's last step when it exists and is
+    whole. A partial one (a kill or a full disk during its save) is passed over with a warning saying why."""
+    found = complete_checkpoints(run_dir)
     final = run_dir / "final_model"
-    if final.is_dir():
+    if final.is_dir() and is_whole(final, marker=None):
         summary = run_dir / "summary.json"
         step = json.loads(summary.read_text()).get("steps") if summary.exists() else None
         last = step if isinstance(step, int) else (found[-1][0] + 1 if found else 0)

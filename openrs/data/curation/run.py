@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -11,7 +10,7 @@ from omegaconf import DictConfig
 from openrs.config import typed_config
 from openrs.data.curation.config import CurateConfig
 from openrs.data.curation.pipeline import run_recipe, write_outputs
-from openrs.errors import ConfigError
+from openrs.errors import ConfigError, run_explained
 
 __all__ = ["curate", "curate_or_explain", "push"]
 
@@ -48,11 +47,6 @@ def curate(cfg: CurateConfig, output_dir: Path) -> dict[str, Path]:
 
 
 def curate_or_explain(cfg: DictConfig, output_dir: Path) -> int:
-    """The entry: the composed config becomes typed (and checked) here, once; then `curate`. Returns 0, or prints a
-    configuration error (no traceback) and returns 2."""
-    try:
-        curate(typed_config(cfg, CurateConfig), output_dir)
-    except ConfigError as err:
-        print(f"openrs.data: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    """The entry: the composed config becomes typed (and checked) here, once; then `curate`. Returns 0, or tells a
+    configuration or file-system error in one line (openrs.errors.run_explained) and returns 2 or 1."""
+    return run_explained("openrs.data", lambda: curate(typed_config(cfg, CurateConfig), output_dir) and 0)

@@ -1,0 +1,124 @@
+"""Partial runs through the real command line: a SIGKILL during a checkpoint save and a truncated weights file are
+passed over on resume (and by evaluation), a resumed run's records are rewound to its checkpoint with nothing lost,
+killed attempts keep their cost, and a run dir has one owner (openrs.resume, openrs.run_dir)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from openrs.run_dir import RunDirLock
+from tests.conftest import read_jsonl, run_module, run_openrs
+
+COMMON = ["logger=none", "train.max_steps=5", "train.save_steps=1", "train.save_total_limit=null",
+          "logger.sample_completions_every=0"]  # fmt: skip
+
+#: `python -m openrs` with the Trainer killed (SIGKILL) in the middle of saving checkpoint-3: after its weights,
+#: before its optimizer state and trainer_state.json.
+KILLED_DURING_SAVE = textwrap.dedent(
+    """
+    import os, runpy, signal, sys
+    import transformers.trainer as trainer
+
+    original = trainer.Trainer._save_optimizer_and_scheduler
+
+    def save_then_die(self, output_dir):
+        if output_dir.endswith("checkpoint-3"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(self, output_dir)
+
+    trainer.Trainer._save_optimizer_and_scheduler = save_then_die
+    sys.argv = ["openrs", *sys.argv[1:]]
+    runpy.run_module("openrs", run_name="__main__")
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run killed while saving checkpoint-3, whose checkpoint-2 weights were then truncated."""
+    root = tmp_path_factory.mktemp("killed")
+    (root / "kill_during_save.py").write_text(KILLED_DURING_SAVE)
+    run_dir = root / "run"
+    result = run_module("kill_during_save", *COMMON, f"hydra.run.dir={run_dir}", cwd=root, env={
+        "PYTHONPATH": f"{root}:{sys.path[0]}"})  # fmt: skip
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
+    assert (run_dir / "checkpoint-3" / "model.safetensors").exists()
+    assert not (run_dir / "checkpoint-3" / "trainer_state.json").exists()
+    weights = run_dir / "checkpoint-2" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    return run_dir
+
+
+def test_evaluation_passes_over_partial_checkpoints(killed_run: Path, tmp_path: Path) -> None:
+    result = run_module("openrs.evaluate", f"target={killed_run}", "eval.max_problems=2", "eval.k=1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "checkpoint-3: no trainer_state.json (its save was cut short)" in result.stderr
+    assert "checkpoint-2: model.safetensors is" in result.stderr and "(cut short)" in result.stderr
+    evaluated = sorted(p.name for p in (killed_run / "eval" / "tiny").iterdir() if p.name.startswith("checkpoint-"))
+    assert evaluated == ["checkpoint-1"]
+
+
+def test_another_command_is_refused_a_killed_runs_dir(killed_run: Path, tmp_path: Path) -> None:
+    result = run_openrs(*COMMON, "train.seed=7", f"hydra.run.dir={killed_run}", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "started with other settings: train.seed: 42 -> 7" in result.stderr
+
+
+def test_a_run_dir_in_use_is_refused(tmp_path: Path) -> None:
+    busy = tmp_path / "busy"
+    lock = RunDirLock(busy)  # this test process holds it, as a running openrs would
+    try:
+        result = run_openrs(*COMMON, f"hydra.run.dir={busy}", cwd=tmp_path)
+    finally:
+        lock.release()
+    assert result.returncode == 2
+    assert f"{busy} is in use by another openrs run (pid " in result.stderr
+    assert not (busy / "summary.json").exists()
+
+
+def test_relaunching_resumes_from_the_newest_whole_checkpoint(killed_run: Path, tmp_path: Path) -> None:
+    beside = killed_run.parent / "beside"  # a dir the user chose: resume=auto does not reach into `run` beside it
+    fresh = run_openrs(*COMMON, "train.max_steps=2", f"hydra.run.dir={beside}", cwd=tmp_path)
+    assert fresh.returncode == 0 and "resuming" not in fresh.stderr
+    assert json.loads((beside / "summary.json").read_text())["resumed_from"] is None
+
+    result = run_openrs(*COMMON, f"hydra.run.dir={killed_run}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"resuming the run in {killed_run} from checkpoint-1" in result.stderr
+    assert "passing over" in result.stderr and "checkpoint-3: no trainer_state.json" in result.stderr
+    steps = [row["step"] for row in read_jsonl(killed_run / "metrics.jsonl") if "reward" in row]
+    assert steps == [1, 2, 3, 4, 5]  # rewound to checkpoint-1, then trained on: no step twice
+    superseded = read_jsonl(killed_run / "metrics.superseded.jsonl")
+    assert [row["step"] for row in superseded if "reward" in row] == [2, 3]
+    assert {row["superseded_at"] for row in superseded} == {1}
+    summary = json.loads((killed_run / "summary.json").read_text())
+    killed, resumed = summary["attempts"]
+    assert killed["status"] == "running" and killed["steps"] == 3 and killed["wall_time_s"] > 0
+    assert resumed["status"] == "completed" and resumed["from_step"] == 1
+    assert summary["resources"]["wall_time_s"] == pytest.approx(killed["wall_time_s"] + resumed["wall_time_s"], 0.01)
+    assert summary["resumed_from"].endswith("checkpoint-1")
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("hydra.run.dir={file}/run", "hydra.run.dir={file}/run: cannot write the run dir there: {file} is a file"),
+        ("cache_dir={file}/cache", "cache_dir={file}/cache: cannot write the cache there: {file} is a file"),
+        ("OPENRS_CACHE={file}/cache", "$OPENRS_CACHE: cannot write the cache there: {file} is a file"),
+    ],
+)
+def test_a_location_that_cannot_be_written_is_named_with_its_setting(argument, message, tmp_path) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    argument, message = argument.format(file=a_file), message.format(file=a_file)
+    env = dict([argument.split("=", 1)]) if argument.startswith("OPENRS_CACHE=") else {}
+    result = run_openrs(*([] if env else [argument]), "dry_run=true", cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"openrs: error: {message}")
