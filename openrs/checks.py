@@ -16,7 +16,6 @@ from openrs.config import (
     OpenRSConfig,
     RolloutBackend,
     VllmMode,
-    WandbMode,
 )
 from openrs.errors import ConfigError
 from openrs.plan import effective_accelerate_config
@@ -198,14 +197,13 @@ def check_disk(cfg: OpenRSConfig, run_dir: Path, params: int | None, free_bytes:
 
 
 def check_wandb(cfg: OpenRSConfig) -> None:
-    """`logger.mode=online` needs an API key; without one W&B would prompt or fail mid-run."""
-    from openrs.tracking import has_wandb_key
+    """Decide the W&B mode now, from logger.mode and the environment (WANDB_MODE, the API key, the server), so an
+    online request that cannot work falls back to offline with one line before training instead of prompting or
+    hanging (openrs.wandb_mode)."""
+    from openrs.wandb_mode import choose_wandb_mode
 
-    if cfg.logger.name == LoggerName.wandb and cfg.logger.mode == WandbMode.online and not has_wandb_key():
-        raise ConfigError(
-            "logger.mode=online but no W&B API key is configured (WANDB_API_KEY or `wandb login`). Log in, or use "
-            "logger.mode=auto (offline without a key, synced later) or logger=none."
-        )
+    if cfg.logger.name == LoggerName.wandb:
+        choose_wandb_mode(cfg.logger.mode.value)
 
 
 def model_params(cfg: OpenRSConfig) -> int | None:

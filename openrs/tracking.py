@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import netrc
 import os
 import time
 from pathlib import Path
@@ -16,27 +15,12 @@ from transformers.trainer_callback import ProgressCallback
 from openrs.config import LoggerConfig
 from openrs.jsonl import append_jsonl
 from openrs.run_dir import write_json
+from openrs.wandb_mode import choose_wandb_mode
 
 log = logging.getLogger(__name__)
 
-
-def has_wandb_key() -> bool:
-    """True when W&B credentials exist (env var or ~/.netrc), so online logging cannot prompt."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    try:
-        return netrc.netrc().authenticators("api.wandb.ai") is not None
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
-        return False
-
-
-def resolve_wandb_mode(requested: str) -> str:
-    """`auto` -> WANDB_MODE if the user set it, else online with a key, else offline. Never a login prompt."""
-    if requested != "auto":
-        return requested
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"]
-    return "online" if has_wandb_key() else "offline"
+#: Seconds wandb.init may wait for the server before openrs logs offline instead.
+INIT_TIMEOUT_S = 60
 
 
 def json_safe(value: Any) -> Any:
@@ -185,19 +169,19 @@ def init_wandb(
     import wandb
 
     requested = str(logger_cfg.mode)
-    mode = resolve_wandb_mode(requested)
+    mode = choose_wandb_mode(requested)
     if mode == "offline" and requested == "auto" and not os.environ.get("WANDB_MODE"):
         log.info("W&B is offline (no API key configured); sync later with: wandb sync %s/wandb/offline-run-*", run_dir)
     os.environ["WANDB_MODE"] = mode
     os.environ.setdefault("WANDB_SILENT", "true")
-    return wandb.init(
-        project=logger_cfg.project,
-        entity=logger_cfg.entity,
-        group=group,
-        job_type=job_type,
-        tags=tags,
-        name=run_name,
-        config=config,
-        dir=str(run_dir),
-        mode=mode,
-    )
+    settings = {"project": logger_cfg.project, "entity": logger_cfg.entity, "group": group, "job_type": job_type,
+                "tags": tags, "name": run_name, "config": config, "dir": str(run_dir)}  # fmt: skip
+    try:
+        return wandb.init(**settings, mode=mode, settings=wandb.Settings(init_timeout=INIT_TIMEOUT_S))
+    except Exception as err:  # a rejected key, a server that stops answering: W&B raises several types
+        if mode != "online":
+            raise
+        log.warning("openrs: W&B could not start online (%s: %s): logging offline instead", type(err).__name__,
+                    str(err).splitlines()[0][:200] if str(err) else "")  # fmt: skip
+        os.environ["WANDB_MODE"] = "offline"
+        return wandb.init(**settings, mode="offline")

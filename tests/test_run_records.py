@@ -9,7 +9,7 @@ import pytest
 from openrs.errors import ConfigError
 from openrs.naming import run_name, run_tags
 from openrs.resume import latest_checkpoint, resume_target
-from openrs.tracking import resolve_wandb_mode
+from openrs.wandb_mode import choose_wandb_mode
 
 
 def test_run_name_says_what_differs() -> None:
@@ -72,12 +72,16 @@ def test_wandb_mode_is_offline_without_a_key(monkeypatch, tmp_path: Path) -> Non
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_MODE", raising=False)
-    assert resolve_wandb_mode("auto") == "offline"
+    monkeypatch.setattr("openrs.wandb_mode.server_reachable", lambda: True)  # no W&B server here: say it answers
+    choose_wandb_mode.cache_clear()
+    assert choose_wandb_mode("auto") == "offline"
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
-    assert resolve_wandb_mode("auto") == "online"
+    choose_wandb_mode.cache_clear()
+    assert choose_wandb_mode("auto") == "online"
     monkeypatch.setenv("WANDB_MODE", "disabled")
-    assert resolve_wandb_mode("auto") == "disabled"  # the user's own WANDB_MODE wins over auto
-    assert resolve_wandb_mode("offline") == "offline"  # an explicit logger.mode wins over everything
+    choose_wandb_mode.cache_clear()
+    assert choose_wandb_mode("auto") == "disabled"  # the user's own WANDB_MODE wins over auto
+    assert choose_wandb_mode("offline") == "offline"  # an explicit logger.mode wins over everything
 
 
 def test_wandb_key_in_netrc_counts(monkeypatch, tmp_path: Path) -> None:
@@ -87,7 +91,9 @@ def test_wandb_key_in_netrc_counts(monkeypatch, tmp_path: Path) -> None:
     netrc = tmp_path / ".netrc"
     netrc.write_text("machine api.wandb.ai\n  login user\n  password " + "k" * 40 + "\n")
     netrc.chmod(0o600)
-    assert resolve_wandb_mode("auto") == "online"
+    monkeypatch.setattr("openrs.wandb_mode.server_reachable", lambda: True)  # no W&B server here: say it answers
+    choose_wandb_mode.cache_clear()
+    assert choose_wandb_mode("auto") == "online"
 
 
 def test_the_progress_line_names_each_reward_and_the_training_end() -> None:

@@ -21,9 +21,7 @@ HISTORY_SAMPLES = 10_000  # `Run.history` is sampled: up to this many rows per r
 def _wandb_online() -> bool:
     if os.environ.get("WANDB_MODE", "").lower() in {"offline", "disabled", "dryrun"}:
         return False
-    if os.environ.get("WANDB_API_KEY"):
-        return True  # without importing openrs.tracking (it imports transformers) for its netrc check
-    from openrs.tracking import has_wandb_key
+    from openrs.wandb_mode import has_wandb_key
 
     return has_wandb_key()
 
