@@ -80,9 +80,10 @@ def is_whole(path: Path, marker: str | None = COMPLETE_MARKER) -> bool:
     return problem is None
 
 
-def complete_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """(N, path) of the whole checkpoint-N folders of a run, by N; each one passed over is named with why."""
-    return [(step, path) for step, path in checkpoint_dirs(run_dir) if is_whole(path)]
+def complete_checkpoints(run_dir: Path, marker: str | None = COMPLETE_MARKER) -> list[tuple[int, Path]]:
+    """(N, path) of the whole checkpoint-N folders of a run, by N; each one passed over is named with why. With
+    marker=None (evaluation), whole weights suffice: a save cut short after them still holds a loadable model."""
+    return [(step, path) for step, path in checkpoint_dirs(run_dir) if is_whole(path, marker)]
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

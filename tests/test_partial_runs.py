@@ -55,13 +55,12 @@ def killed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_dir
 
 
-def test_evaluation_passes_over_partial_checkpoints(killed_run: Path, tmp_path: Path) -> None:
+def test_evaluation_passes_over_checkpoints_with_partial_weights(killed_run: Path, tmp_path: Path) -> None:
     result = run_module("openrs.evaluate", f"target={killed_run}", "eval.max_problems=2", "eval.k=1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "checkpoint-3: no trainer_state.json (its save was cut short)" in result.stderr
     assert "checkpoint-2: model.safetensors is" in result.stderr and "(cut short)" in result.stderr
     evaluated = sorted(p.name for p in (killed_run / "eval" / "tiny").iterdir() if p.name.startswith("checkpoint-"))
-    assert evaluated == ["checkpoint-1"]
+    assert evaluated == ["checkpoint-1", "checkpoint-3"]  # checkpoint-3's weights were saved whole before the kill
 
 
 def test_another_command_is_refused_a_killed_runs_dir(killed_run: Path, tmp_path: Path) -> None:
@@ -122,3 +121,50 @@ def test_a_location_that_cannot_be_written_is_named_with_its_setting(argument, m
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"openrs: error: {message}")
+
+
+#: `python -m openrs.evaluate` killed (SIGKILL) right after its first chunk of samples reached the disk.
+KILLED_AFTER_FIRST_CHUNK = textwrap.dedent(
+    """
+    import os, runpy, signal, sys
+    from openrs.evaluation import samples
+
+    original = samples.SampleStore.append
+
+    def append_then_die(self, records):
+        original(self, records)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    samples.SampleStore.append = append_then_die
+    sys.argv = ["openrs.evaluate", *sys.argv[1:]]
+    runpy.run_module("openrs.evaluate", run_name="__main__")
+    """
+)
+
+
+def test_a_killed_evaluation_continues_in_its_time_stamped_dir(tmp_path: Path) -> None:
+    (tmp_path / "kill_after_chunk.py").write_text(KILLED_AFTER_FIRST_CHUNK)
+    options = ["eval.max_problems=6", "eval.k=1", "eval.chunk_size=2", "eval.batch_size=2", "eval.max_new_tokens=8"]
+    env = {"PYTHONPATH": f"{tmp_path}:{sys.path[0]}"}
+    killed = run_module("kill_after_chunk", *options, cwd=tmp_path, env=env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    (first,) = (tmp_path / "outputs" / "eval" / "tiny").iterdir()
+    kept = read_jsonl(first / "samples.jsonl")
+    assert len(kept) == 2 and not (first / "results.json").exists()
+
+    other = run_module("openrs.evaluate", *options, "eval.temperature=1.0", cwd=tmp_path)  # other settings: new dir
+    assert other.returncode == 0 and "continuing" not in other.stderr
+    again = run_module("openrs.evaluate", *options, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"continuing the unfinished evaluation in {first} (2 samples kept" in again.stderr
+    samples = read_jsonl(first / "samples.jsonl")
+    assert len(samples) == 6 and samples[:2] == kept  # the finished samples were kept, not drawn again
+    assert json.loads((first / "results.json").read_text())["benchmarks"]["arithmetic"]["samples"] == 6
+
+
+def test_an_evaluation_dir_refuses_samples_of_other_settings(tmp_path: Path) -> None:
+    options = ["eval.max_problems=2", "eval.max_new_tokens=8", f"output_dir={tmp_path / 'eval'}"]
+    assert run_module("openrs.evaluate", *options, cwd=tmp_path).returncode == 0
+    result = run_module("openrs.evaluate", *options, "eval.temperature=1.0", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "holds samples drawn with other settings (eval.temperature: 0.6 -> 1.0); they would mix" in result.stderr

@@ -29,6 +29,7 @@ from openrs.errors import ConfigError
 from openrs.evaluation.engine import generate_samples, missing_samples
 from openrs.evaluation.report import best_checkpoint, write_report
 from openrs.evaluation.results import results_metrics, summarize
+from openrs.evaluation.resume import claim_eval_dir, eval_settings, unfinished_evaluation
 from openrs.evaluation.samples import SampleStore
 from openrs.evaluation.scoring import read_completions_file, score_records
 from openrs.evaluation.stats import paired_comparison
@@ -42,9 +43,9 @@ log = logging.getLogger(__name__)
 
 
 def find_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """Whole `checkpoint-N` dirs of a run, by step; `final_model/` counts as the run's last step when it exists and is
-    whole. A partial one (a kill or a full disk during its save) is passed over with a warning saying why."""
-    found = complete_checkpoints(run_dir)
+    """`checkpoint-N` dirs of a run whose weights are whole, by step; `final_model/` counts as the run's last step
+    when it exists and is whole. Weights a kill or a full disk cut short are passed over with a warning saying why."""
+    found = complete_checkpoints(run_dir, marker=None)
     final = run_dir / "final_model"
     if final.is_dir() and is_whole(final, marker=None):
         summary = run_dir / "summary.json"
@@ -190,8 +191,9 @@ def evaluate_model(
     model_info: dict[str, Any] | None = None,
     model_cfg: ModelConfig | None = None,
 ) -> dict[str, Any]:
-    """Evaluate one model on `items` (default: the preset's benchmarks); write samples, results and table."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Evaluate one model on `items` (default: the preset's benchmarks); write samples, results and table. Samples
+    already in `out_dir` are kept when they were drawn with the same settings (openrs.evaluation.resume)."""
+    claim_eval_dir(out_dir, eval_settings(eval_cfg, label, model_info))
     items = items if items is not None else load_items(eval_cfg)
     started = time.time()
     store = SampleStore(out_dir / "samples.jsonl")
@@ -314,8 +316,9 @@ def log_to_wandb(cfg: EvaluateConfig, output_dir: Path, rows: list[tuple[int | N
     run.finish()
 
 
-def evaluate(cfg: EvaluateConfig, output_dir: Path) -> dict[str, Any]:
-    """The whole `python -m openrs.evaluate` job."""
+def evaluate(cfg: EvaluateConfig, output_dir: Path, explicit_dir: bool = True) -> dict[str, Any]:
+    """The whole `python -m openrs.evaluate` job. With the default, time-stamped `output_dir` (`explicit_dir` false),
+    an unfinished evaluation of the same settings beside it is continued instead."""
     if cfg.eval.engine == EvalEngine.vllm and not cfg.eval.completions_file:
         from openrs.generation import require_vllm
 
@@ -328,6 +331,8 @@ def evaluate(cfg: EvaluateConfig, output_dir: Path) -> dict[str, Any]:
         with loadable_model(path) as model_path:
             info = {"revision": cfg.model.revision} if cfg.target is None else {"target": cfg.target, "kind": kind}
             label = cfg.target or cfg.eval.completions_file or cfg.model.name_or_path  # what was scored
+            if not explicit_dir:
+                output_dir = unfinished_evaluation(output_dir, eval_settings(cfg.eval, label, info)) or output_dir
             outcome = evaluate_model(
                 model_path, cfg.eval, output_dir, label=label, model_info=info, model_cfg=cfg.model
             )
