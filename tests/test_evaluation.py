@@ -79,7 +79,7 @@ def test_paper_and_robust_presets() -> None:
 def test_the_gpu_engine_on_a_cpu_machine_stops_before_any_work(tmp_path: Path) -> None:
     result = run_evaluate("eval=paper", f"output_dir={tmp_path / 'out'}", cwd=tmp_path, timeout=120)
     assert result.returncode == 2
-    assert "backend=vllm needs" in result.stderr and "Traceback" not in result.stderr
+    assert "eval.engine=vllm needs" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_scoring_schemes_follow_the_original_tasks() -> None:

@@ -74,11 +74,16 @@ def number(value: Any) -> float | None:
     return float(value)
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path) -> dict[str, Any]:
+    """A record openrs wrote (summary.json, results.json): a JSON object, else a ConfigError naming the file."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read it as JSON ({err}).") from err
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read it as JSON ({err}). Restore it or leave that run out.") from err
+    if not isinstance(record, dict):
+        raise ConfigError(f"{path}: holds a JSON {type(record).__name__}, not the object openrs writes. Restore it "
+                          "or leave that run out.")  # fmt: skip
+    return record
 
 
 def metric_series(rows: list[dict[str, Any]]) -> dict[str, Series]:

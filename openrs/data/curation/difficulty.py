@@ -178,7 +178,7 @@ def _screen_golds(state: _Estimation, to_sample: list[int], settings: _Settings)
     if not to_sample:
         return to_sample
     if settings.backend == "vllm":
-        require_vllm(settings.tensor_parallel_size)  # fail before the gold check, not after
+        require_vllm(settings.tensor_parallel_size, key="difficulty.backend")  # fail before the gold check, not after
     state.golds = {index: _gold(state.rows[index], settings.gold_column) for index in to_sample}
     verify_started = time.perf_counter()
     parses = check_golds(

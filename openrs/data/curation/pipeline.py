@@ -103,6 +103,19 @@ def _planned_steps(cfg: CurateConfig) -> list[tuple[str, dict[str, Any], list[st
     return planned
 
 
+def check_step_inputs(planned: list[tuple[str, dict[str, Any], list[str] | None]]) -> None:
+    """The steps' own inputs (decontamination's benchmarks) are read before the sources or any step, so a missing
+    file stops the recipe at once instead of after the steps before it."""
+    for index, (name, params, _) in enumerate(planned):
+        if name != "decontaminate":
+            continue
+        for benchmark in params.get("benchmarks", tuple(BENCHMARKS)):
+            try:
+                load_benchmark(benchmark, params.get("benchmarks_dir"))
+            except ConfigError as err:
+                raise ConfigError(f"recipe.steps[{index}] (decontaminate): {err}") from err
+
+
 def _examples(output: StepOutput) -> dict[str, list[dict[str, Any]]]:
     examples: dict[str, list[dict[str, Any]]] = {}
     for removal in output.removed:
@@ -134,6 +147,7 @@ def run_recipe(cfg: CurateConfig, on_step: Callable[[StepReport], None] | None =
             "Choose a recipe: python -m openrs.data +recipe=NAME (open_s1, open_deepscaler, open_rs, custom)."
         )
     planned = _planned_steps(cfg)
+    check_step_inputs(planned)
     started = time.perf_counter()
     rows = load_sources(cfg.recipe.sources)
     sources = dict(Counter(row["source"] for row in rows))
