@@ -165,6 +165,7 @@ def check_deepspeed(cfg: OpenRSConfig) -> None:
 
 #: Parameters of models we know, to size checkpoints before anything is downloaded.
 KNOWN_MODEL_PARAMS = {
+    "openrs-tiny": 117_440,  # openrs.tiny_model v3, counted from the built model
     "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": 1_777_088_000,
     "Qwen/Qwen2.5-Math-1.5B": 1_543_714_304,
 }
@@ -175,6 +176,14 @@ def checkpoint_bytes(cfg: OpenRSConfig, params: int) -> int:
     (LoRA: the adapter is small; only the weights of the final model count)."""
     weights = params * cfg.model.dtype.bytes_per_param
     return weights if cfg.peft.enabled else weights + params * 8
+
+
+def disk_need(cfg: OpenRSConfig) -> str | None:
+    """How much disk one checkpoint of this run takes, when the model's size is known (for a disk-full message)."""
+    params = model_params(cfg)
+    if params is None:
+        return None
+    return f"each checkpoint of this run takes about {checkpoint_bytes(cfg, params):,} bytes (weights and Adam state)"
 
 
 def check_disk(cfg: OpenRSConfig, run_dir: Path, params: int | None, free_bytes: int | None = None) -> None:

@@ -14,9 +14,10 @@ class ConfigError(ValueError):
     """A config value, dataset or machine that cannot run; raised before any expensive work starts."""
 
 
-def run_explained(prog: str, job: Callable[[], int | None]) -> int:
+def run_explained(prog: str, job: Callable[[], int | None], disk_need: Callable[[], str | None] | None = None) -> int:
     """Run a CLI's job. A ConfigError (exit 2) or a file-system error the user can fix (exit 1) is one line on
-    stderr instead of a traceback; HYDRA_FULL_ERROR=1 shows the traceback as well."""
+    stderr instead of a traceback; HYDRA_FULL_ERROR=1 shows the traceback as well. `disk_need` says, for a full
+    disk, how much space the job needs."""
     full = os.environ.get("HYDRA_FULL_ERROR") == "1"
     try:
         return job() or 0
@@ -26,23 +27,26 @@ def run_explained(prog: str, job: Callable[[], int | None]) -> int:
             raise
         return 2
     except OSError as err:
-        message = explain_os_error(err)
+        message = explain_os_error(err, disk_need() if disk_need and err.errno == errno.ENOSPC else None)
         if message is None or full:
             raise
         sys.stderr.write(f"{prog}: error: {message}\n")
         return 1
 
 
-def explain_os_error(err: OSError) -> str | None:
+def explain_os_error(err: OSError, need: str | None = None) -> str | None:
     """One line for a file-system error a user can fix (full disk, no permission, read-only, not a folder), naming the
     path and the setting that moves it; None for any other OSError."""
     path = err.filename or "?"
     if err.errno == errno.ENOSPC:
         free = shutil.disk_usage(existing_parent(Path(path))).free if path != "?" else None
         left = f"; {free / 1e9:.2f} GB free there" if free is not None else ""
-        return (f"disk full while writing {path}{left}. Free space, keep fewer checkpoints (train.save_total_limit), "
-                "or write runs to a bigger disk (hydra.run.dir=...). A checkpoint cut short is passed over when the "
-                "run resumes.")  # fmt: skip
+        needed = f"; {need}" if need else ""
+        return (
+            f"disk full while writing {path}{left}{needed}. Free space, keep fewer checkpoints "
+            "(train.save_total_limit), or write runs to a bigger disk (hydra.run.dir=...). A checkpoint cut short is "
+            "passed over when the run resumes."
+        )
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR):
         return (
             f"cannot write {path}: {err.strerror}. Move what is written there: hydra.run.dir=... (runs), "

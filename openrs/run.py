@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from openrs.checks import check_config, check_machine, check_resources
+from openrs.checks import check_config, check_machine, check_resources, disk_need
 from openrs.config import EvalConfig, LauncherName, ModelConfig, OpenRSConfig, typed_config
 from openrs.errors import run_explained
 from openrs.naming import run_name
@@ -205,4 +205,10 @@ def print_summary(summary: dict, run_dir: Path) -> None:
 def run_or_explain(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str], explicit_dir: bool = False) -> int:
     """The entry: the composed config becomes typed (and checked) here, once; then `run`. A ConfigError or a fixable
     file-system error is one clear line (openrs.errors.run_explained) instead of a traceback."""
-    return run_explained("openrs", lambda: run(typed_config(cfg, OpenRSConfig), hydra_run_dir, overrides, explicit_dir))
+    typed: list[OpenRSConfig] = []
+
+    def job() -> int:
+        typed.append(typed_config(cfg, OpenRSConfig))
+        return run(typed[0], hydra_run_dir, overrides, explicit_dir)
+
+    return run_explained("openrs", job, disk_need=lambda: disk_need(typed[0]) if typed else None)

@@ -171,6 +171,8 @@ def train(
         raise
     except BaseException as err:
         summary.update(status="failed", error=f"{type(err).__name__}: {err}")
+        if isinstance(err, OSError) and not err.filename:
+            err.filename = str(run_dir)  # a failed write names no file; the message then names where the run writes
         raise
     finally:
         end_summary(summary, cfg, run_dir, attempt, trainer, metrics_callback.last, report, checkpoint)

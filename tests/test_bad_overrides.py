@@ -74,3 +74,29 @@ def test_a_bad_value_in_a_sweep_is_named_before_any_job(tmp_path) -> None:
     result = run_module("openrs", "--multirun", "train.seed=1,abc", cwd=tmp_path, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == "openrs: error: train.seed=abc: must be an integer."
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("optimizer.learning_rate=-1", "optimizer.learning_rate=-1.0 must be in (0, inf]."),
+        ("train.temperature=0", "train.temperature=0.0 must be in (0, inf]."),
+        ("train.per_device_train_batch_size=0", "train.per_device_train_batch_size=0 must be at least 1."),
+        ("peft.r=0", "peft.r=0 must be at least 1."),
+        ("eval.k=0", "eval.k=0 must be at least 1."),
+        ("eval.seeds=[]", "eval.seeds is empty: give at least one seed, e.g. eval.seeds=[0]."),
+        ("train.top_p=2.0", "train.top_p=2.0 must be in (0, 1]."),
+    ],
+)
+def test_a_value_out_of_range_is_refused_at_the_door(argument: str, message: str, tmp_path) -> None:
+    """Checked as the config becomes typed (openrs.config), before the run dir's records or any model."""
+    result = run_module("openrs", argument, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"openrs: error: {message}"
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_the_traceback_is_there_behind_hydra_full_error(tmp_path) -> None:
+    result = run_module("openrs", "eval.k=0", cwd=tmp_path, env={"HYDRA_FULL_ERROR": "1"}, timeout=120)
+    assert result.returncode != 0
+    assert "openrs: error: eval.k=0 must be at least 1." in result.stderr and "Traceback" in result.stderr

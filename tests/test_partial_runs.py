@@ -168,3 +168,16 @@ def test_an_evaluation_dir_refuses_samples_of_other_settings(tmp_path: Path) -> 
     result = run_module("openrs.evaluate", *options, "eval.temperature=1.0", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "holds samples drawn with other settings (eval.temperature: 0.6 -> 1.0); they would mix" in result.stderr
+
+
+def test_a_full_disk_says_disk_full_with_the_path_and_the_bytes(tmp_path: Path) -> None:
+    """Writes into /dev/full fail with ENOSPC, as on a full disk: config.yaml is written through this link."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").symlink_to("/dev/full")
+    result = run_openrs("logger=none", "train.max_steps=2", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"openrs: error: disk full while writing {run_dir}; ")
+    assert "each checkpoint of this run takes about 1,409,280 bytes" in line  # 117,440 params x (4 + 8) bytes
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "failed"
