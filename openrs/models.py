@@ -26,9 +26,26 @@ def resolve_model_path(name_or_path: str, cache_dir: str | Path | None = None, r
     unchanged, or the hub snapshot of `revision` (default branch when None), downloaded if needed."""
     if is_tiny_model(name_or_path):
         return str(ensure_tiny_model(cache_dir))
-    if Path(name_or_path).expanduser().is_dir():
-        return str(Path(name_or_path).expanduser())
+    local = Path(name_or_path).expanduser()
+    if local.is_dir():
+        check_model_dir(local, name_or_path)
+        return str(local)
     return hub_snapshot(name_or_path, revision)
+
+
+def check_model_dir(path: Path, name_or_path: str) -> None:
+    """A local model dir holds config.json and whole weights (a copy or a save cut short does not)."""
+    from openrs.resume import checkpoint_problem
+
+    if not (path / "config.json").is_file():
+        raise ConfigError(
+            f"model.name_or_path={name_or_path} is a folder without config.json, so not a saved model. Give a model "
+            "dir (config.json, weights, tokenizer; e.g. a run's final_model/ or checkpoint-N/), a hub id, or "
+            "openrs-tiny."
+        )
+    problem = checkpoint_problem(path, marker=None)
+    if problem:
+        raise ConfigError(f"model.name_or_path={name_or_path}: {problem}. Copy or save the model again.")
 
 
 def hub_snapshot(repo_id: str, revision: str | None) -> str:

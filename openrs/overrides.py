@@ -90,7 +90,7 @@ def check_override(override: Override, schema: type) -> None:
     parts = key.split(".")
     if len(parts) == 1 and (CONF_DIR / key).is_dir():
         return  # a config-group choice (model=..., +experiment=...): Hydra lists the options if it is wrong
-    leaf_type, addable = resolve_key(parts, schema)
+    leaf_type, addable = resolve_key(parts, schema, adding=override.is_add())
     if override.is_delete():
         if not addable:
             raise ConfigError(f"{override.input_line}: an option cannot be removed, only set: e.g. {key}=null.")
@@ -105,15 +105,21 @@ def check_override(override: Override, schema: type) -> None:
             check_value(key, value, leaf_type)
 
 
-def resolve_key(parts: list[str], schema: type) -> tuple[Any, bool]:
+def resolve_key(parts: list[str], schema: type, adding: bool = False) -> tuple[Any, bool]:
     """(the field's type or None when free-form, whether a new key may be added there with `+`: under a dict), or
-    a ConfigError naming the closest key."""
+    a ConfigError naming the closest key (or, `adding`, refusing a new entry of a dict of dataclasses)."""
     node: Any = schema
     depth, under_dict = 0, False
     while depth < len(parts):
         node = unwrap_optional(node)
         if typing.get_origin(node) is dict and typing.get_args(node):
             node, depth, under_dict = typing.get_args(node)[1], depth + 1, True  # parts[depth]: a free dict key
+            if is_dataclass_type(unwrap_optional(node)) and adding:
+                raise ConfigError(
+                    f"+{'.'.join(parts)}: a new {'.'.join(parts[: depth - 1])} entry cannot be added from the command "
+                    f"line (OmegaConf cannot build a typed {unwrap_optional(node).__name__} there). Write it in a "
+                    f"config file (e.g. conf/recipe/, docs/DATA.md), or change an existing entry without `+`."
+                )
             continue
         if not is_dataclass_type(node):
             return None, True  # Any, list, a dict of anything: free-form below

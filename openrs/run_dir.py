@@ -97,21 +97,46 @@ def claim_run_dir(run_dir: Path, config: dict[str, Any], resuming: bool) -> bool
     summary = read_summary(run_dir)
     if summary is None and not (run_dir / "metrics.jsonl").exists():
         return False
+    if not resuming and trained_nothing(run_dir):  # an attempt that failed before its first step: nothing to mix
+        if summary is not None:
+            os.replace(run_dir / "summary.json", run_dir / f"summary.{time.strftime('%Y%m%d-%H%M%S')}.superseded.json")
+        return False
     held = f"run {summary.get('run_name')!r} ({summary.get('status')})" if summary else "another run's records"
     elsewhere = "write this run elsewhere (hydra.run.dir=...)"
     if summary is not None and summary.get("status") == "completed" and not resuming:
         raise ConfigError(f"{run_dir} already holds {held}; a new run there would mix its records with it: {elsewhere}"
                           " or delete that directory.")  # fmt: skip
-    recorded = run_dir / "run_config.json"
-    if not recorded.exists():
+    recorded = recorded_settings(run_dir)
+    if recorded is None:
+        if resuming:  # a run from before settings were recorded: nothing to compare
+            return False
         raise ConfigError(f"{run_dir} already holds {held}, whose settings were not recorded; {elsewhere}.")
-    changed = differences(settings(json.loads(recorded.read_text())), settings(config))
+    changed = differences(settings(recorded), settings(config))
     if changed:
         raise ConfigError(
             f"{run_dir} holds {held}, started with other settings: {'; '.join(changed[:6])}"
             f"{' ...' if len(changed) > 6 else ''}. Continue it with its own settings, or {elsewhere}."
         )
     return not resuming
+
+
+def recorded_settings(run_dir: Path) -> dict[str, Any] | None:
+    """The settings a run recorded when it started (run_config.json), else its resolved config.yaml, else None."""
+    if (run_dir / "run_config.json").is_file():
+        return json.loads((run_dir / "run_config.json").read_text())
+    if (run_dir / "config.yaml").is_file():
+        import yaml
+
+        loaded = yaml.safe_load((run_dir / "config.yaml").read_text())
+        return loaded if isinstance(loaded, dict) else None
+    return None
+
+
+def trained_nothing(run_dir: Path) -> bool:
+    """No step was logged and no checkpoint saved in the run dir."""
+    metrics = run_dir / "metrics.jsonl"
+    no_steps = not metrics.exists() or not metrics.read_text(encoding="utf-8").strip()
+    return no_steps and not any(path.is_dir() for path in run_dir.glob("checkpoint-*"))
 
 
 def record_settings(run_dir: Path, config: dict[str, Any]) -> None:

@@ -32,6 +32,7 @@ BAD = [
     ("openrs.data", "recipe.nme=x", ["did you mean recipe.name?"]),
     ("openrs.data", "recipe.sources.mine.pth=x", ["did you mean recipe.sources.mine.path?"]),
     ("openrs.data", "recipe.sources.mine.max_rows=many", ["must be an integer."]),
+    ("openrs.data", "+recipe.sources.mine.path=x", ["a new recipe.sources entry cannot be added from the command"]),
 ]
 
 

@@ -54,3 +54,13 @@ def test_compare_names_a_summary_that_is_not_an_object(tmp_path) -> None:
     result = run_module("openrs.compare", str(run), "--out", str(tmp_path / "cmp"), cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"{run}/summary.json: holds a JSON list, not the object openrs writes" in result.stderr
+
+
+def test_a_model_folder_that_is_not_a_model_is_named(tmp_path) -> None:
+    folder = tmp_path / "not_a_model"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("weights elsewhere")
+    for module in ("openrs", "openrs.evaluate"):
+        result = run_module(module, f"model.name_or_path={folder}", cwd=tmp_path, timeout=300)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert f"model.name_or_path={folder} is a folder without config.json, so not a saved model" in result.stderr
