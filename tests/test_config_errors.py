@@ -3,8 +3,10 @@
 Nearly every `raise ConfigError` in openrs is raised by a test here or beside the module it guards. Not raised by
 any test: a hub dataset without the problem column (`benchmarks.load_benchmark`), a model revision or repo the hub
 lacks (`models.resolve_model_path`) - they need the hub; reading a W&B group fails or finds no runs
-(`compare.wandb_runs`) - they need a W&B server; duplicate row ids across curation sources, a failed
-`push_to_hub`, and a data-parallel evaluation shard that exits non-zero - reachable, not yet written.
+(`compare.wandb_runs`) - they need a W&B server; a data-parallel evaluation shard that exits non-zero - reachable,
+not yet written. The faults of issue 12 (unreadable data, user rewards, partial runs, busy run dirs, W&B, locations,
+key names) are driven through the command line in test_bad_overrides, test_bad_data, test_user_rewards,
+test_partial_runs, test_error_keys and test_preflight.
 """
 
 from __future__ import annotations

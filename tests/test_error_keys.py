@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from openrs.errors import ConfigError
 from tests.conftest import run_module
 
 RECIPE = """\
@@ -64,3 +67,34 @@ def test_a_model_folder_that_is_not_a_model_is_named(tmp_path) -> None:
         result = run_module(module, f"model.name_or_path={folder}", cwd=tmp_path, timeout=300)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert f"model.name_or_path={folder} is a folder without config.json, so not a saved model" in result.stderr
+
+
+def test_a_failed_push_keeps_the_curated_data_and_says_where(tmp_path) -> None:
+    """No hub here (HF_HUB_OFFLINE in the tests' environment): the push fails after the data was written."""
+    data = tmp_path / "raw.jsonl"
+    data.write_text(json.dumps({"problem": "1+1?", "answer": "2"}) + "\n")
+    (tmp_path / "conf" / "recipe").mkdir(parents=True)
+    recipe = RECIPE.format(data=data, bench=tmp_path).split("  steps:")[0] + "  steps:\n    - {name: normalize}\n"
+    (tmp_path / "conf" / "recipe" / "keys.yaml").write_text(recipe)
+    search = f"hydra.searchpath=[file://{tmp_path / 'conf'}]"
+    result = run_module("openrs.data", search, "+recipe=keys", f"output_dir={tmp_path / 'out'}",
+                        "push_to_hub=someone/keys", cwd=tmp_path, timeout=300)  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        "push_to_hub=someone/keys failed:" in result.stderr and f"The data is saved in {tmp_path}/out" in result.stderr
+    )
+    assert (tmp_path / "out" / "train.jsonl").read_text().count("\n") == 1
+
+
+def test_repeated_ids_across_sources_name_the_fix(tmp_path) -> None:
+    from openrs.data.curation.config import SourceSpec
+    from openrs.data.curation.sources import load_sources
+
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps({"id": 1, "problem": "p", "answer": "1"}) + "\n")
+    specs = {name: SourceSpec(path=str(tmp_path / f"{name}.jsonl"), id_column="id", solution_column=None)
+             for name in ("a", "b")}  # fmt: skip
+    with pytest.raises(
+        ConfigError, match=r"Row ids repeat across the recipe's sources \(e.g. \['1'\]\); set id_column"
+    ):
+        load_sources(specs)
