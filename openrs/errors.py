@@ -15,9 +15,9 @@ class ConfigError(ValueError):
 
 
 def run_explained(prog: str, job: Callable[[], int | None], disk_need: Callable[[], str | None] | None = None) -> int:
-    """Run a CLI's job. A ConfigError (exit 2) or a file-system error the user can fix (exit 1) is one line on
-    stderr instead of a traceback; HYDRA_FULL_ERROR=1 shows the traceback as well. `disk_need` says, for a full
-    disk, how much space the job needs."""
+    """Run a CLI's job. A ConfigError (exit 2), a file-system error the user can fix (exit 1) or Ctrl-C (exit 130)
+    is one line on stderr instead of a traceback; HYDRA_FULL_ERROR=1 shows the traceback as well. `disk_need` says,
+    for a full disk, how much space the job needs."""
     full = os.environ.get("HYDRA_FULL_ERROR") == "1"
     try:
         return job() or 0
@@ -26,6 +26,11 @@ def run_explained(prog: str, job: Callable[[], int | None], disk_need: Callable[
         if full:
             raise
         return 2
+    except KeyboardInterrupt:
+        if full:
+            raise
+        sys.stderr.write(f"{prog}: interrupted (what was written is kept; the same command continues it)\n")
+        return 130
     except OSError as err:
         message = explain_os_error(err, disk_need() if disk_need and err.errno == errno.ENOSPC else None)
         if message is None or full:

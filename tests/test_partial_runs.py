@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from openrs.run_dir import RunDirLock
-from tests.conftest import read_jsonl, run_module, run_openrs
+from tests.conftest import REPO, read_jsonl, run_module, run_openrs
 
 COMMON = ["logger=none", "train.max_steps=5", "train.save_steps=1", "train.save_total_limit=null",
           "logger.sample_completions_every=0"]  # fmt: skip
@@ -46,7 +46,7 @@ def killed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "kill_during_save.py").write_text(KILLED_DURING_SAVE)
     run_dir = root / "run"
     result = run_module("kill_during_save", *COMMON, f"hydra.run.dir={run_dir}", cwd=root, env={
-        "PYTHONPATH": f"{root}:{sys.path[0]}"})  # fmt: skip
+        "PYTHONPATH": f"{root}:{REPO}"})  # fmt: skip
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
     assert (run_dir / "checkpoint-3" / "model.safetensors").exists()
     assert not (run_dir / "checkpoint-3" / "trainer_state.json").exists()
@@ -145,7 +145,7 @@ KILLED_AFTER_FIRST_CHUNK = textwrap.dedent(
 def test_a_killed_evaluation_continues_in_its_time_stamped_dir(tmp_path: Path) -> None:
     (tmp_path / "kill_after_chunk.py").write_text(KILLED_AFTER_FIRST_CHUNK)
     options = ["eval.max_problems=6", "eval.k=1", "eval.chunk_size=2", "eval.batch_size=2", "eval.max_new_tokens=8"]
-    env = {"PYTHONPATH": f"{tmp_path}:{sys.path[0]}"}
+    env = {"PYTHONPATH": f"{tmp_path}:{REPO}"}
     killed = run_module("kill_after_chunk", *options, cwd=tmp_path, env=env)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     (first,) = (tmp_path / "outputs" / "eval" / "tiny").iterdir()
@@ -181,3 +181,23 @@ def test_a_full_disk_says_disk_full_with_the_path_and_the_bytes(tmp_path: Path) 
     assert line.startswith(f"openrs: error: disk full while writing {run_dir}; ")
     assert "each checkpoint of this run takes about 1,409,280 bytes" in line  # 117,440 params x (4 + 8) bytes
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "failed"
+
+
+def test_ctrl_c_is_one_line_and_the_run_records_it(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import time
+
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "openrs", "logger=none", "train.max_steps=500", f"hydra.run.dir={run_dir}"]
+    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    deadline = time.time() + 120
+    while not (run_dir / "metrics.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-2000:]
+    assert "openrs: interrupted (what was written is kept; the same command continues it)" in stderr
+    assert "Traceback" not in stderr
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"

@@ -13,7 +13,7 @@ import pytest
 
 from openrs.rewards import get_reward
 from openrs.rewards.guard import RewardError, sample_batch
-from tests.conftest import read_jsonl, run_openrs
+from tests.conftest import REPO, read_jsonl, run_openrs
 
 REWARDS = textwrap.dedent(
     """
@@ -66,7 +66,7 @@ def reward_dir(tmp_path, monkeypatch: pytest.MonkeyPatch):
 
 
 def train_with(reward: str, reward_dir, *overrides: str):
-    env = {"PYTHONPATH": f"{reward_dir}:{sys.path[0]}"}
+    env = {"PYTHONPATH": f"{reward_dir}:{REPO}"}
     run_dir = reward_dir / "run"
     result = run_openrs(f"reward.functions=[{{name: 'user_rewards_mod:{reward}'}}]", "logger=none",
                         f"hydra.run.dir={run_dir}", *overrides, cwd=reward_dir, env=env, timeout=600)  # fmt: skip

@@ -36,6 +36,7 @@ from openrs.evaluation.stats import paired_comparison
 from openrs.evaluation.tasks import Item, load_items, load_validation_items
 from openrs.models import resolve_model_path
 from openrs.resume import complete_checkpoints, is_whole
+from openrs.run_dir import read_summary
 
 __all__ = ["evaluate", "evaluate_model", "find_checkpoints", "resolve_target"]
 
@@ -48,8 +49,7 @@ def find_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     found = complete_checkpoints(run_dir, marker=None)
     final = run_dir / "final_model"
     if final.is_dir() and is_whole(final, marker=None):
-        summary = run_dir / "summary.json"
-        step = json.loads(summary.read_text()).get("steps") if summary.exists() else None
+        step = (read_summary(run_dir) or {}).get("steps")
         last = step if isinstance(step, int) else (found[-1][0] + 1 if found else 0)
         if not found or last > found[-1][0]:
             found.append((last, final))
