@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -333,6 +334,9 @@ def test_results_go_to_wandb_offline(tmp_path: Path, mini_file: Path, monkeypatc
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     (log,) = runs[0].glob("run-*.wandb")  # the offline run's record, for `wandb sync`
+    deadline = time.time() + 30  # wandb-core writes the record from its own process: give it a bounded moment
+    while not run_record_has_tags(log, ["eval", "ablation-7"]) and time.time() < deadline:
+        time.sleep(0.5)
     assert run_record_has_tags(log, ["eval", "ablation-7"])  # the user's tags reach the run
 
 
