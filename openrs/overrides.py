@@ -85,8 +85,8 @@ def unreadable(argument: str, schema: type, example: str, err: Exception) -> str
 def check_override(override: Override, schema: type) -> None:
     """Refuse an override whose key the schema lacks, a `+` on a schema key, or a value of the wrong type."""
     key = override.key_or_group
-    if key.startswith(("hydra.", "hydra/")) or key == "hydra" or override.package:
-        return
+    if key.startswith("hydra.") or key == "hydra" or "/" in key or override.package:
+        return  # Hydra's own settings, and config-group paths (hydra/launcher=...): Hydra checks those
     parts = key.split(".")
     if len(parts) == 1 and (CONF_DIR / key).is_dir():
         return  # a config-group choice (model=..., +experiment=...): Hydra lists the options if it is wrong

@@ -59,9 +59,9 @@ def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], n
     gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     check_machine(cfg, torch.cuda.is_available(), gpu_count, first_machine=machine.rank == 0)
     run_dir, checkpoint = resume_target(cfg.resume, hydra_run_dir, name, look_beside=not explicit_dir)
+    check_resources(cfg, run_dir)  # before the run dir is touched: a refused run changes nothing there
     lock = take_run_dir(cfg, run_dir, checkpoint) if machine.rank == 0 else None
     try:
-        check_resources(cfg, run_dir)
         if not needs_launch(cfg):
             return finish(cfg, run_dir, train_here(cfg, run_dir, name, checkpoint))
         return launch_layout(cfg, overrides, run_dir, checkpoint, machine, gpu_count)
