@@ -34,5 +34,5 @@ if __name__ == "__main__":
     from openrs.config import EvaluateConfig
     from openrs.overrides import refuse_bad_overrides
 
-    refuse_bad_overrides("openrs.evaluate", EvaluateConfig, example="eval.k=4")
+    refuse_bad_overrides("openrs.evaluate", EvaluateConfig, example="eval.k=4", config_name="evaluate")
     main()

@@ -39,14 +39,43 @@ SCALAR_NODES = {bool: (BooleanNode, "true or false"), int: (IntegerNode, "an int
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 
 
-def check_overrides(argv: list[str], schema: type, example: str = "train.max_steps=3") -> None:
+def check_overrides(
+    argv: list[str], schema: type, example: str = "train.max_steps=3", config_name: str = "config"
+) -> None:
     """Raise a ConfigError naming the first argument that Hydra would refuse or misread, and its fix."""
+    searched = any(argument.lstrip("+").startswith("hydra.searchpath") for argument in argv)
     for argument in hydra_overrides(argv, schema, example):
         try:
             override = OverridesParser.create().parse_overrides([argument])[0]
         except HydraException as err:
             raise ConfigError(unreadable(argument, schema, example, err)) from err
+        if (CONF_DIR / override.key_or_group).is_dir() and not searched:
+            check_group_choice(override, config_name)
         check_override(override, schema)
+
+
+def check_group_choice(override: Override, config_name: str) -> None:
+    """A config-group choice names an option that exists, and takes `+` when the root config does not list its
+    group (experiment, sweep, recipe)."""
+    group = override.key_or_group
+    options = sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
+    for value in override_values(override):
+        if isinstance(value, str) and value not in options:
+            near = difflib.get_close_matches(value, options, n=1, cutoff=0.5)
+            hint = f"did you mean {group}={near[0]}? " if near else ""
+            raise ConfigError(f"{group}={value}: no such {group} config. {hint}Options: {', '.join(options)}.")
+    listed = {next(iter(entry)) if isinstance(entry, dict) else entry for entry in root_defaults(config_name)}
+    if group not in listed and not override.is_add() and not override.is_delete():
+        raise ConfigError(f"{override.input_line}: {group} is chosen with a `+` (the base config has none): "
+                          f"+{override.input_line}.")  # fmt: skip
+
+
+def root_defaults(config_name: str) -> list[Any]:
+    """The defaults list of a root config (conf/<config_name>.yaml)."""
+    import yaml
+
+    loaded = yaml.safe_load((CONF_DIR / f"{config_name}.yaml").read_text())
+    return list(loaded.get("defaults", [])) if isinstance(loaded, dict) else []
 
 
 def hydra_overrides(argv: list[str], schema: type, example: str) -> Iterator[str]:
@@ -211,11 +240,13 @@ def unwrap_optional(hint: Any) -> Any:
     return hint
 
 
-def refuse_bad_overrides(prog: str, schema: type, example: str = "train.max_steps=3") -> None:
+def refuse_bad_overrides(
+    prog: str, schema: type, example: str = "train.max_steps=3", config_name: str = "config"
+) -> None:
     """At a CLI's start: a bad override, or a location that cannot be written (openrs.locations), ends the process
     with one clear line (exit 2) before Hydra composes or creates anything."""
     try:
-        check_overrides(sys.argv[1:], schema, example)
+        check_overrides(sys.argv[1:], schema, example, config_name)
         check_locations(sys.argv[1:])
     except ConfigError as err:
         sys.stderr.write(f"{prog}: error: {err}\n")

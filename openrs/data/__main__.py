@@ -30,5 +30,5 @@ if __name__ == "__main__":
     from openrs.data.curation.config import CurateConfig
     from openrs.overrides import refuse_bad_overrides
 
-    refuse_bad_overrides("openrs.data", CurateConfig, example="+recipe=open_rs")
+    refuse_bad_overrides("openrs.data", CurateConfig, example="+recipe=open_rs", config_name="curate")
     main()
