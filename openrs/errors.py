@@ -55,7 +55,8 @@ def explain_os_error(err: OSError, need: str | None = None) -> str | None:
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR):
         return (
             f"cannot write {path}: {err.strerror}. Move what is written there: hydra.run.dir=... (runs), "
-            "output_dir=... (evaluations, curated data), cache_dir=... or $OPENRS_CACHE (the tiny model)."
+            "output_dir=... (evaluations, curated data), --out (compare), cache_dir=... or $OPENRS_CACHE (the tiny "
+            "model)."
         )
     return None
 

@@ -98,3 +98,15 @@ def test_repeated_ids_across_sources_name_the_fix(tmp_path) -> None:
         ConfigError, match=r"Row ids repeat across the recipe's sources \(e.g. \['1'\]\); set id_column"
     ):
         load_sources(specs)
+
+
+def test_compare_names_an_output_dir_it_cannot_write(tmp_path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({"run_name": "r", "status": "completed"}))
+    (tmp_path / "a_file").write_text("")
+    result = run_module("openrs.compare", str(run), "--out", str(tmp_path / "a_file" / "cmp"), cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert (
+        f"openrs.compare: error: cannot write {tmp_path}/a_file" in result.stderr and "--out (compare)" in result.stderr
+    )

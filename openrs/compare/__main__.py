@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from openrs.compare import compare
-from openrs.errors import ConfigError
+from openrs.errors import run_explained
 
 
 def _positive(text: str) -> int:
@@ -50,12 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_explained("openrs.compare", lambda: compare_and_print(args))
+
+
+def compare_and_print(args: argparse.Namespace) -> int:
+    """Compare, then print where the table and plots went, and the table."""
     out_dir = args.out or Path("outputs") / "compare" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    try:
-        result = compare(args.inputs, out_dir, last=args.last, baseline=args.baseline, eval_preset=args.eval_preset)
-    except ConfigError as err:
-        print(f"openrs.compare: error: {err}", file=sys.stderr)
-        return 2
+    result = compare(args.inputs, out_dir, last=args.last, baseline=args.baseline, eval_preset=args.eval_preset)
     print(f"table     {result.markdown_path}")
     print(f"csv       {result.csv_path}")
     for path in result.plots:
