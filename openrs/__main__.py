@@ -16,11 +16,11 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> None:
+    from openrs.overrides import sets_any
     from openrs.run import run_or_explain
 
     hydra_cfg = HydraConfig.get()
-    chosen = {override.split("=", 1)[0].lstrip("+") for override in hydra_cfg.overrides.hydra}
-    explicit_dir = bool(chosen & {"hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir"})
+    explicit_dir = sets_any(list(hydra_cfg.overrides.hydra), "hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir")
     code = run_or_explain(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), explicit_dir)
     if code:
         sys.exit(code)

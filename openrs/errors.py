@@ -14,13 +14,14 @@ class ConfigError(ValueError):
     """A config value, dataset or machine that cannot run; raised before any expensive work starts."""
 
 
-def run_explained(prog: str, job: Callable[[], int | None], disk_need: Callable[[], str | None] | None = None) -> int:
-    """Run a CLI's job. A ConfigError (exit 2), a file-system error the user can fix (exit 1) or Ctrl-C (exit 130)
-    is one line on stderr instead of a traceback; HYDRA_FULL_ERROR=1 shows the traceback as well. `disk_need` says,
-    for a full disk, how much space the job needs."""
+def run_explained(prog: str, job: Callable[[], object], disk_need: Callable[[], str | None] | None = None) -> int:
+    """Run a CLI's job (an int it returns is the exit code). A ConfigError (exit 2), a file-system error the user
+    can fix (exit 1) or Ctrl-C (exit 130) is one line on stderr instead of a traceback; HYDRA_FULL_ERROR=1 shows the
+    traceback as well. `disk_need` says, for a full disk, how much space the job needs."""
     full = os.environ.get("HYDRA_FULL_ERROR") == "1"
     try:
-        return job() or 0
+        code = job()
+        return code if isinstance(code, int) else 0  # a job returning its result (not an exit code) succeeded
     except ConfigError as err:
         sys.stderr.write(f"{prog}: error: {err}\n")
         if full:

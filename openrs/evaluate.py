@@ -18,14 +18,12 @@ def main(cfg: DictConfig) -> None:
     from openrs.config import EvaluateConfig, typed_config
     from openrs.errors import run_explained
     from openrs.evaluation.runner import evaluate
+    from openrs.overrides import sets_any
 
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
-    chosen = {o.split("=", 1)[0].lstrip("+") for o in [*hydra_cfg.overrides.task, *hydra_cfg.overrides.hydra]}
-    explicit = bool(chosen & {"output_dir", "hydra.run.dir"})
-    code = run_explained(
-        "openrs.evaluate", lambda: evaluate(typed_config(cfg, EvaluateConfig), output_dir, explicit) and 0
-    )
+    explicit = sets_any([*hydra_cfg.overrides.task, *hydra_cfg.overrides.hydra], "output_dir", "hydra.run.dir")
+    code = run_explained("openrs.evaluate", lambda: evaluate(typed_config(cfg, EvaluateConfig), output_dir, explicit))
     if code:
         sys.exit(code)
 

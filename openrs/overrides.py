@@ -240,6 +240,11 @@ def unwrap_optional(hint: Any) -> Any:
     return hint
 
 
+def sets_any(overrides: list[str], *keys: str) -> bool:
+    """Whether the command line set any of these keys (with or without `+`): e.g. whether the user chose the run dir."""
+    return any(override.split("=", 1)[0].lstrip("+") in keys for override in overrides)
+
+
 def refuse_bad_overrides(
     prog: str, schema: type, example: str = "train.max_steps=3", config_name: str = "config"
 ) -> None:

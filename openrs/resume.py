@@ -25,6 +25,11 @@ def checkpoint_dirs(parent: Path, containing: str | None = None) -> list[tuple[i
     return sorted(found)
 
 
+def checkpoint_step(checkpoint: Path | None) -> int:
+    """The step N of a `checkpoint-N` folder; 0 for no checkpoint (a run from the start)."""
+    return int(CHECKPOINT.match(checkpoint.name).group(1)) if checkpoint is not None else 0
+
+
 #: transformers' Trainer writes this after the weights, optimizer and RNG states of a checkpoint.
 COMPLETE_MARKER = "trainer_state.json"
 TORCH_FILES = (".pt", ".pth", ".bin")

@@ -74,6 +74,7 @@ def take_run_dir(cfg: OpenRSConfig, run_dir: Path, checkpoint: Path | None) -> A
     """Lock the run dir, check it holds no other run, say loudly what is resumed, and rewind its step records to the
     checkpoint (or to nothing, for a same-settings run killed before its first checkpoint). Returns the lock."""
     from openrs.config import plain_dict
+    from openrs.resume import checkpoint_step
     from openrs.run_dir import RunDirLock, claim_run_dir, record_settings, rewind_records
 
     lock = RunDirLock(run_dir)
@@ -81,7 +82,7 @@ def take_run_dir(cfg: OpenRSConfig, run_dir: Path, checkpoint: Path | None) -> A
         config = plain_dict(cfg)
         restart = claim_run_dir(run_dir, config, resuming=checkpoint is not None)
         if checkpoint is not None or restart:
-            step = int(checkpoint.name.rsplit("-", 1)[1]) if checkpoint else 0
+            step = checkpoint_step(checkpoint)
             cut = rewind_records(run_dir, step)
             where = f"from {checkpoint.name}" if checkpoint else "from the start (it saved no checkpoint)"
             moved = f"; {cut} record lines after step {step} moved to *.superseded.jsonl" if cut else ""

@@ -22,6 +22,7 @@ from openrs.jsonl import read_jsonl
 from openrs.models import resolve_attention
 from openrs.naming import run_tags
 from openrs.plan import build_plan
+from openrs.resume import checkpoint_step
 from openrs.rewards import get_reward
 from openrs.rewards.guard import RewardError
 from openrs.run_dir import read_summary, write_json
@@ -239,10 +240,6 @@ def start_summary(cfg: OpenRSConfig, run_dir: Path, run_name: str, checkpoint: P
     if main:
         write_json(run_dir / "summary.json", summary)
     return summary
-
-
-def checkpoint_step(checkpoint: Path | None) -> int:
-    return int(checkpoint.name.rsplit("-", 1)[1]) if checkpoint is not None else 0
 
 
 def write_run_records(cfg: OpenRSConfig, run_dir: Path, data: Any) -> dict[str, Any]:

@@ -49,4 +49,4 @@ def curate(cfg: CurateConfig, output_dir: Path) -> dict[str, Path]:
 def curate_or_explain(cfg: DictConfig, output_dir: Path) -> int:
     """The entry: the composed config becomes typed (and checked) here, once; then `curate`. Returns 0, or tells a
     configuration or file-system error in one line (openrs.errors.run_explained) and returns 2 or 1."""
-    return run_explained("openrs.data", lambda: curate(typed_config(cfg, CurateConfig), output_dir) and 0)
+    return run_explained("openrs.data", lambda: curate(typed_config(cfg, CurateConfig), output_dir))
