@@ -19,6 +19,8 @@ from openrs.config import (
 )
 from openrs.errors import ConfigError
 from openrs.plan import effective_accelerate_config
+from openrs.smollm2 import NUM_PARAMETERS as SMOLLM2_PARAMETERS
+from openrs.smollm2 import SMOLLM2_NAME
 
 
 def check_rewards(cfg: OpenRSConfig) -> None:
@@ -166,6 +168,7 @@ def check_deepspeed(cfg: OpenRSConfig) -> None:
 #: Parameters of models we know, to size checkpoints before anything is downloaded.
 KNOWN_MODEL_PARAMS = {
     "openrs-tiny": 117_440,  # openrs.tiny_model v3, counted from the built model
+    SMOLLM2_NAME: SMOLLM2_PARAMETERS,
     "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": 1_777_088_000,
     "Qwen/Qwen2.5-Math-1.5B": 1_543_714_304,
 }

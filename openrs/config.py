@@ -142,7 +142,8 @@ def within(group: str, config: Any, name: str, low: float, high: float, *, open_
 
 @dataclass
 class ModelConfig:
-    name_or_path: str = "openrs-tiny"  # hub id, local dir, or `openrs-tiny` (built offline, see openrs.tiny_model)
+    # hub id, local dir, `openrs-tiny` (random, built offline: openrs.tiny_model) or `smollm2-135m` (openrs.smollm2)
+    name_or_path: str = "openrs-tiny"
     revision: str = "main"  # hub revision (branch, tag or commit); ignored for local dirs
     # weights dtype; bfloat16/float16 also switch the trainer to mixed precision, and evaluation's eval.dtype=auto
     # takes a bfloat16/float16 from here

