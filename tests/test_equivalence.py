@@ -19,6 +19,9 @@ Decisions where "right" is a choice:
   a set (``\\{1, 3\\}`` for ``(1, 3)``) are not.
 * Two different ``\\boxed{}`` answers offered as alternatives ("... or ...") are a hedge and score 0. A draft
   ``\\boxed{}`` inside the thinking, superseded by the final one after ``</think>``, is graded by the final one.
+* A gold written as a number needs a number (any written form: ``12``, ``12.0``, ``1.2 \\times 10^1``, and for a
+  non-integer gold any fraction), not an expression that evaluates to it (``7+5``, ``2 \\cdot 3``, ``\\frac{24}{2}``
+  for an integer): math-verify would compute it, so an echo of the question would score 1.
 * An answer that is only approximately equal (``3.14`` for ``\\pi``) scores 0.
 * Not in the table on purpose: ``\\frac12`` / ``\\sqrt3`` in a completion. The recipe's ``malformed_operators=False``
   scores them 0, which ``tests/test_rewards.py`` pins as a deliberate choice.
@@ -288,7 +291,8 @@ CASES: list[EquivCase] = [
     EquivCase("left_right", "[0, 1]", r"\left[0, 1\right]", 1.0, ""),
     EquivCase("left_right", r"\{1, 2\}", r"\left\{1, 2\right\}", 1.0, ""),
     EquivCase("left_right", r"\left( \frac{1}{2}, 3 \right)", "(0.5, 3)", 1.0, ""),
-    EquivCase("left_right", "6", r"\left(2 \cdot 3\right)", 1.0, "parenthesised product"),
+    EquivCase("left_right", "6", r"\left(2 \cdot 3\right)", 0.0, "a product still to compute, not the number"),
+    EquivCase("left_right", "6", r"\left(6\right)", 1.0, "a parenthesised number"),
     EquivCase("left_right", "(1, 2)", r"\left(2, 1\right)", 0.0, ""),
     EquivCase("left_right", "[0, 1]", r"\left(0, 1\right]", 0.0, ""),
     EquivCase("left_right", r"\left( \frac{1}{2}, 3 \right)", r"\left(\frac{1}{3}, 3\right)", 0.0, ""),

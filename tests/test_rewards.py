@@ -51,6 +51,53 @@ def test_accuracy_correct_and_incorrect():
     assert accuracy([boxed("420"), boxed("421")], solution=["420", "420"]) == [1.0, 0.0]
 
 
+# What degenerate answers earn against the gold 12 of "What is 7 + 5?" (math-verify alone evaluates `7+5` to 12)
+DEGENERATE = {
+    "an echo in a box": "\\boxed{7+5}",
+    "an echo in prose": "The answer is $7 + 5$.",
+    "the question itself": "What is $7 + 5$?",
+    "an unsimplified fraction": "\\boxed{\\frac{24}{2}}",
+    "a product to compute": "\\boxed{2^2 \\cdot 3}",
+    "an empty box": "\\boxed{}",
+    "every number boxed": " ".join(f"\\boxed{{{i}}}" for i in range(200)),
+    "two answers": "\\boxed{11} or \\boxed{12}",
+    "a long right-looking answer, wrong box": "7 + 5 = 12. " * 400 + "\\boxed{13}",
+}
+NUMBERS = {"a boxed number": "7 + 5 = 12, so \\boxed{12}.", "an equation ending in it": "\\boxed{7+5=12}",
+           "a unit": "\\boxed{12 \\text{ apples}}", "a decimal": "\\boxed{12.0}"}  # fmt: skip
+
+
+@pytest.mark.parametrize("scheme", ["recipe", "latex_gold_fixed", "expr_gold_fixed"])
+def test_a_number_gold_needs_a_number_not_an_echo(scheme: str) -> None:
+    rules = mvu.SCHEMES[scheme]
+    gold = mvu.parse_gold("12", rules)
+    assert {name: mvu.judge(gold, text, rules)[0] is mvu.Verdict.CORRECT for name, text in DEGENERATE.items()} == (
+        dict.fromkeys(DEGENERATE, False)
+    )
+    assert all(mvu.judge(gold, text, rules)[0] is mvu.Verdict.CORRECT for text in NUMBERS.values())
+    # the faithful lighteval scheme (scoring=paper on the published benchmarks) keeps math-verify's reading
+    assert mvu.judge(mvu.parse_gold("12", mvu.SCHEMES["latex_gold"]), DEGENERATE["an echo in a box"],
+                     mvu.SCHEMES["latex_gold"])[0] is mvu.Verdict.CORRECT  # fmt: skip
+
+
+def test_accuracy_reward_pays_nothing_for_degenerate_answers() -> None:
+    accuracy = get_reward("accuracy")
+    texts = [*DEGENERATE.values(), *NUMBERS.values()]
+    assert accuracy(texts, solution=["12"] * len(texts)) == [0.0] * len(DEGENERATE) + [1.0] * len(NUMBERS)
+
+
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [("12", "integer"), ("1,000", "integer"), ("(12)", "integer"), ("\\text{12}", "integer"), ("50\\%", "percent"),
+     ("30^\\circ", "integer"), ("-3.5", "decimal"), ("3 \\times 10^5", "scientific"), ("10^{6}", "scientific"),
+     ("\\frac{3}{4}", "fraction"), ("\\frac{1}{\\,2}", "fraction"), ("1\\frac{1}{2}", "fraction"),
+     ("\\frac{-1}{2}", "fraction"), ("6/8", "fraction"), ("7+5", None), ("2^{10}", None), ("2 \\cdot 3", None),
+     ("12.", None), ("", None), (None, None)],
+)  # fmt: skip
+def test_number_forms(text: str | None, form: str | None) -> None:
+    assert mvu.number_form(text) == form
+
+
 @pytest.mark.parametrize("gold", ["1/2", "0.5", "\\frac12", "\\frac{1}{2}", "\\dfrac{1}{2}", "$\\frac{1}{2}$"])
 @pytest.mark.parametrize("answer", ["0.5", "1/2", "\\frac{1}{2}", "\\dfrac{1}{2}", "\\tfrac{1}{2}"])
 def test_accuracy_equivalent_forms(gold: str, answer: str):
@@ -163,7 +210,8 @@ def test_a_verification_that_runs_past_timeout_s_is_cut_scores_zero_and_is_count
     assert get_reward("accuracy", workers=workers)([boxed("0")], solution=["0"]) == [1.0]  # parsers loaded, warm
     sink = MetricSink()
     accuracy = get_reward("accuracy", workers=workers, timeout_s=0.25)
-    rewards = accuracy([boxed("(x+y+z+1)^{20}"), boxed("0")], solution=["0", "0"], log_metric=sink)
+    # a gold written as an expression: with a number gold, `(x+y+z+1)^{20}` is refused before sympy is asked
+    rewards = accuracy([boxed("(x+y+z+1)^{20}"), boxed("0")], solution=["x-x", "x-x"], log_metric=sink)
     assert rewards == [0.0, 1.0]  # the slow one is cut; the other, in the same batch, is still judged
     assert sink.values["accuracy/verify_timeouts"] == [1] and sink.values["accuracy/verify_errors"] == [0]
 

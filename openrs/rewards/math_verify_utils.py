@@ -302,6 +302,50 @@ def _set_written_for_interval(gold_parsed: list[Any], answer: list[Any]) -> bool
     return any(isinstance(g, Interval) for g in gold_parsed) and answer_text.lstrip().startswith(("\\{", "\\left\\{"))
 
 
+_DECIMAL = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+"
+_NUMBER_FORMS = (  # (form, pattern), tried in order on text without spaces
+    ("integer", re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)")),
+    ("decimal", re.compile(_DECIMAL)),
+    ("scientific", re.compile(rf"(?:(?:{_DECIMAL})\\(?:times|cdot))?10\^(?:\{{[+-]?\d+\}}|\d)")),
+    ("fraction", re.compile(r"[+-]?\d*\\[dt]?frac\{[+-]?\d+\}\{[+-]?\d+\}|[+-]?\d+/[+-]?\d+")),
+)
+_SPACES = re.compile(r"\s|\\[,!;: ]")
+_TEXT_WRAPPER = re.compile(r"^\\text\{(.*)\}$")
+_PERCENT = re.compile(r"(?:\\%|%)$")
+_DEGREES = re.compile(r"(?:\^\\circ|\^\{\\circ\})$")
+
+
+def _extracted_text(parsed: list[Any]) -> str | None:
+    """The text math-verify extracted (the first string of a parse), None when there is none."""
+    return next((p for p in parsed if isinstance(p, str)), None)
+
+
+def number_form(text: str | None) -> str | None:
+    """How ``text`` writes a number -- ``integer`` (``12``, ``1,000``), ``decimal`` (``-3.5``), ``scientific``
+    (``3 \\times 10^5``), ``fraction`` (``\\frac{4}{6}``, ``1\\frac{1}{2}``, ``3/4``), ``percent`` (any of them with
+    ``\\%``) -- with ``(...)``, ``\\text{}`` or ``^\\circ`` around it; None for anything to be computed (``7+5``,
+    ``2^{10}``, ``3 \\cdot 11``)."""
+    if text is None:
+        return None
+    text = _DEGREES.sub("", _TEXT_WRAPPER.sub(r"\1", _SPACES.sub("", text)))
+    text, percent = _PERCENT.subn("", text)
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    form = next((form for form, pattern in _NUMBER_FORMS if pattern.fullmatch(text)), None)
+    return "percent" if form and percent else form
+
+
+def _echoes_instead_of_number(gold_parsed: list[Any], answer: list[Any]) -> bool:
+    """The gold is a written number but the answer is an expression (``\\boxed{7+5}`` for 12, an echo of the
+    question), which math-verify would evaluate and call correct; or the gold is an integer and the answer a fraction
+    (``\\frac{24}{2}``: a division still to do). The right side of an equation counts (``7+5=12`` answers 12)."""
+    gold_form = number_form(_extracted_text(gold_parsed))
+    if gold_form is None:
+        return False
+    answer_form = number_form((_extracted_text(answer) or "").rpartition("=")[2])
+    return answer_form is None or (gold_form == "integer" and answer_form == "fraction")
+
+
 def answer_key(answer: list[Any]) -> str | None:
     """A short string for an extracted answer, equal for answers with the same parsed form (for majority votes)."""
     if not answer:
@@ -313,8 +357,9 @@ def judge(gold_parsed: list[Any], text: str, scheme: Scheme = RECIPE) -> tuple[V
     """Judge one completion against an already parsed, non-empty gold: the verdict and :func:`answer_key`.
 
     May raise (including :class:`ItemTimeout`). With the scheme's ``fixes``, beyond math-verify's defaults: relations
-    match sets (``x \\geq 1`` vs ``[1, \\infty)``), a percentage also stands for its number, and a set never
-    matches an interval gold.
+    match sets (``x \\geq 1`` vs ``[1, \\infty)``), a percentage also stands for its number, a set never
+    matches an interval gold, and a gold written as a number needs a number (an expression that evaluates to it,
+    such as an echo of the question, is wrong).
     """
     answer = parse_completion(text, scheme)
     if not answer:
@@ -323,7 +368,7 @@ def judge(gold_parsed: list[Any], text: str, scheme: Scheme = RECIPE) -> tuple[V
     if not scheme.fixes:
         correct = verify(gold_parsed, answer, float_rounding=scheme.float_rounding, timeout_seconds=None)
         return (Verdict.CORRECT if correct else Verdict.WRONG), key
-    if _set_written_for_interval(gold_parsed, answer):
+    if _set_written_for_interval(gold_parsed, answer) or _echoes_instead_of_number(gold_parsed, answer):
         return Verdict.WRONG, key
     gold_parsed = gold_parsed + _percent_values(gold_parsed)
     answer = answer + _percent_values(answer)
