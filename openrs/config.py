@@ -451,6 +451,9 @@ class EvalConfig:
     n_boot: int = 10_000  # bootstrap resamples for the confidence intervals
     confidence: float = 0.95  # level of the bootstrap confidence intervals (a fraction in (0, 1))
     after_train: bool = False  # python -m openrs: evaluate the final model with this preset when training ends
+    # python -m openrs: evaluate the starting model with this preset before training; with after_train, the final
+    # model is then compared with it, paired by problem (eval/<preset>/comparison.json and summary.json)
+    before_train: bool = False
     # eval.during_training.*: benchmark accuracy at every save of `python -m openrs` (off by default)
     during_training: InTrainingEvalConfig = field(default_factory=InTrainingEvalConfig)
 

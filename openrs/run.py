@@ -62,6 +62,8 @@ def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], n
     check_resources(cfg, run_dir)  # before the run dir is touched: a refused run changes nothing there
     lock = take_run_dir(cfg, run_dir, checkpoint) if machine.rank == 0 else None
     try:
+        if lock is not None and cfg.eval.before_train and not evaluate_before_training(cfg, run_dir):
+            return 1
         if not needs_launch(cfg):
             return finish(cfg, run_dir, train_here(cfg, run_dir, name, checkpoint))
         return launch_layout(cfg, overrides, run_dir, checkpoint, machine, gpu_count)
@@ -134,41 +136,86 @@ def train_here(cfg: OpenRSConfig, run_dir: Path, name: str, checkpoint: Path | N
 
 
 def finish(cfg: OpenRSConfig, run_dir: Path, summary: dict[str, Any]) -> int:
-    """After training, in the launcher: `eval.after_train`, then tell the user where everything went."""
+    """After training, in the launcher: `eval.after_train` (compared with `eval.before_train`'s evaluation when there
+    is one), then tell the user where everything went."""
     if summary["status"] == "completed" and cfg.eval.after_train:
         summary["eval"] = evaluate_after_training(cfg, run_dir, Path(summary["final_model"]))
+        base = eval_dir(cfg, run_dir, "base")
+        if cfg.eval.before_train and "error" not in summary["eval"] and (base / "results.json").exists():
+            summary["eval"]["comparison"] = compare_evaluations(cfg, base, Path(summary["eval"]["dir"]))
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     print_summary(summary, run_dir)
     return 0 if summary["status"] == "completed" else 1
 
 
+def eval_dir(cfg: OpenRSConfig, run_dir: Path, label: str) -> Path:
+    """Where the run's evaluation of `label` (`base`, `final`) with the eval preset goes."""
+    return run_dir / "eval" / cfg.eval.name / label
+
+
+def evaluate_before_training(cfg: OpenRSConfig, run_dir: Path) -> bool:
+    """`eval.before_train`: the starting model on the eval preset, once per run dir (a resumed run keeps it; an
+    interrupted one continues it). False, with the reason logged, when it fails: training does not start."""
+    from openrs.train import resolve_model_path
+
+    out_dir = eval_dir(cfg, run_dir, "base")
+    if (out_dir / "results.json").exists():
+        log.info("eval.before_train: kept the evaluation in %s", out_dir)
+        return True
+    log.info("eval.before_train: evaluating %s with eval=%s before training", cfg.model.name_or_path, cfg.eval.name)
+    code = evaluate_in_fresh_process(cfg, resolve_model_path(cfg), out_dir, "base")
+    if code != 0:
+        log.error("eval.before_train failed (exit code %s; its log is above), so training did not start. Fix it, or "
+                  "set eval.before_train=false.", code)  # fmt: skip
+    return code == 0
+
+
 def evaluate_after_training(cfg: OpenRSConfig, run_dir: Path, final_model: Path) -> dict[str, Any]:
-    """`eval.after_train`: the final model on the eval preset, in a fresh process once training has released its
-    memory (a vLLM engine takes `eval.gpu_memory_utilization` of the GPU) and without the ranks' RANK/WORLD_SIZE."""
-    import multiprocessing
-
-    from openrs.generation import release_memory
-
-    release_memory()
-    out_dir = run_dir / "eval" / cfg.eval.name / "final"
-    process = multiprocessing.get_context("spawn").Process(
-        target=_evaluate_final, args=(str(final_model), cfg.eval, cfg.model, str(out_dir), cfg.cache_dir)
-    )
-    process.start()
-    process.join()
-    if process.exitcode != 0:
+    """`eval.after_train`: the final model on the eval preset."""
+    out_dir = eval_dir(cfg, run_dir, "final")
+    code = evaluate_in_fresh_process(cfg, str(final_model), out_dir, "final")
+    if code != 0:
         log.error("eval.after_train failed (exit code %s); evaluate later with: python -m openrs.evaluate "
-                  "target=%s", process.exitcode, final_model)  # fmt: skip
-        return {"dir": str(out_dir), "error": f"exit code {process.exitcode}"}
+                  "target=%s", code, final_model)  # fmt: skip
+        return {"dir": str(out_dir), "error": f"exit code {code}"}
     from openrs.evaluation.results import results_metrics
 
     results = json.loads((out_dir / "results.json").read_text())
     return {"dir": str(out_dir), **results_metrics(results)}
 
 
-def _evaluate_final(
-    model_path: str, eval_cfg: EvalConfig, model_cfg: ModelConfig, out_dir: str, cache_dir: str | None
-) -> None:
+def compare_evaluations(cfg: OpenRSConfig, base: Path, final: Path) -> dict[str, Any]:
+    """The final model against the base, paired by problem; written beside both as comparison.json."""
+    from openrs.evaluation.runner import per_problem
+    from openrs.evaluation.stats import paired_comparison
+
+    comparison = paired_comparison(
+        per_problem(base), per_problem(final), n_boot=cfg.eval.n_boot, confidence=cfg.eval.confidence
+    )
+    comparison = {"a": str(base), "b": str(final), **comparison}
+    (base.parent / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n", encoding="utf-8")
+    log.info("final vs base: %s", comparison["verdict"])
+    return comparison
+
+
+def evaluate_in_fresh_process(cfg: OpenRSConfig, model_path: str, out_dir: Path, label: str) -> int | None:
+    """Evaluate in a fresh process (training's memory released: a vLLM engine takes `eval.gpu_memory_utilization` of
+    the GPU; no RANK/WORLD_SIZE of the ranks); its exit code."""
+    import multiprocessing
+
+    from openrs.generation import release_memory
+
+    release_memory()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_evaluate, args=(model_path, cfg.eval, cfg.model, str(out_dir), cfg.cache_dir, label)
+    )
+    process.start()
+    process.join()
+    return process.exitcode
+
+
+def _evaluate(model_path: str, eval_cfg: EvalConfig, model_cfg: ModelConfig, out_dir: str, cache_dir: str | None,
+              label: str) -> None:  # fmt: skip
     from openrs.launch import DISTRIBUTED_ENV
 
     for variable in DISTRIBUTED_ENV:
@@ -177,7 +224,7 @@ def _evaluate_final(
         os.environ.setdefault("OPENRS_CACHE", cache_dir)
     from openrs.evaluation.runner import evaluate_model
 
-    evaluate_model(model_path, eval_cfg, Path(out_dir), label="final", model_cfg=model_cfg)
+    evaluate_model(model_path, eval_cfg, Path(out_dir), label=label, model_cfg=model_cfg)
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:
@@ -196,6 +243,8 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         lines.append(f"  completions {run_dir / 'completions.jsonl'}")
     if summary.get("eval", {}).get("dir"):
         lines.append(f"  evaluation  {summary['eval']['dir']}")
+    if summary.get("eval", {}).get("comparison"):
+        lines.append(f"  vs base     {summary['eval']['comparison']['verdict']}")
     wandb_info = summary.get("wandb")
     if wandb_info:
         where = wandb_info["url"] or f"{wandb_info['dir']} (offline: `wandb sync {Path(wandb_info['dir']).parent}`)"

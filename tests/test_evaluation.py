@@ -88,7 +88,8 @@ def test_scoring_schemes_follow_the_original_tasks() -> None:
     assert [scheme_for(b, "paper") for b in ("math500", "minerva", "olympiadbench")] == ["latex_gold"] * 3
     assert scheme_for("amc23", "fixed") == "expr_gold_fixed"
     # openrs's own sets have no published numbers to match: always the training reward's rules (echoes are wrong)
-    assert scheme_for("arithmetic", "paper") == scheme_for("validation", "paper") == "recipe"
+    assert scheme_for("arithmetic", "paper") == scheme_for("arithmetic", "fixed") == "latex_gold_fixed"
+    assert scheme_for("validation", "paper") == scheme_for("validation", "fixed") == "recipe"
 
 
 def test_sample_seeds_spread_samples_over_seeds() -> None:
@@ -362,6 +363,7 @@ def test_benchmarks_are_evaluated_during_training_and_after_it(tmp_path: Path) -
         "eval.during_training.enabled=true",
         "eval.during_training.max_problems=8",
         "eval.after_train=true",
+        "eval.before_train=true",
         "eval.max_problems=8",
         f"hydra.run.dir={run_dir}",
         cwd=tmp_path,
@@ -376,6 +378,13 @@ def test_benchmarks_are_evaluated_during_training_and_after_it(tmp_path: Path) -
     assert summary["eval"]["benchmarks/arithmetic/pass@1"] == 0.0
     final = json.loads((run_dir / "eval" / "tiny" / "final" / "results.json").read_text())
     assert final["benchmarks"]["arithmetic"]["samples"] == 8 * 4
+    # eval.before_train: the starting model, same preset, and the final model compared with it problem by problem
+    base = json.loads((run_dir / "eval" / "tiny" / "base" / "results.json").read_text())
+    assert base["model"]["label"] == "base" and base["benchmarks"]["arithmetic"]["samples"] == 8 * 4
+    comparison = json.loads((run_dir / "eval" / "tiny" / "comparison.json").read_text())
+    assert comparison == summary["eval"]["comparison"]
+    assert comparison["n_problems"] == 8 and comparison["b"] == str(run_dir / "eval" / "tiny" / "final")
+    assert f"vs base     {comparison['verdict']}" in result.stdout
 
 
 def test_statistics_options_reach_the_results(tmp_path: Path, mini_file: Path) -> None:

@@ -573,3 +573,12 @@ def test_import_path_async_reward(user_module: str):
     assert reward.__name__ == "async_reward"
     trl_utils = pytest.importorskip("trl.trainer.utils")
     assert trl_utils.is_async_callable(reward)
+
+
+def test_scheme_param_chooses_where_answers_are_found() -> None:
+    plain = "5 + 7 = 12."
+    assert get_reward("accuracy")([plain], solution=["12"]) == [0.0]  # the recipe needs \boxed{} or $...$
+    lighteval = get_reward("accuracy", scheme="latex_gold_fixed")
+    assert lighteval([plain, "What is 5 + 7?", "5 + 7"], solution=["12"] * 3) == [1.0, 0.0, 0.0]  # echoes still 0
+    with pytest.raises(ValueError, match="parameter 'scheme' must be one of"):
+        get_reward("accuracy", scheme="lenient")

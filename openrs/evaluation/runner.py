@@ -285,7 +285,7 @@ def evaluate_run(run_dir: Path, cfg: EvaluateConfig) -> dict[str, Any]:
     return {"checkpoints": [name for name, _ in rows], "report": report, "best": best, "results": [r for _, r in rows]}
 
 
-def _per_problem(results_dir: Path) -> dict[str, list[bool]]:
+def per_problem(results_dir: Path) -> dict[str, list[bool]]:
     samples = SampleStore(results_dir / "samples.jsonl").records()
     if not samples:
         raise ConfigError(f"compare_with={results_dir}: no samples.jsonl there.")
@@ -340,7 +340,7 @@ def evaluate(cfg: EvaluateConfig, output_dir: Path, explicit_dir: bool = True) -
     if cfg.logger.name == LoggerName.wandb:
         log_to_wandb(cfg, output_dir, rows)
     if cfg.compare_with:
-        comparison = paired_comparison(_per_problem(Path(cfg.compare_with)), _per_problem(output_dir))
+        comparison = paired_comparison(per_problem(Path(cfg.compare_with)), per_problem(output_dir))
         (output_dir / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n")
         log.info("compared with %s: %s", cfg.compare_with, comparison["verdict"])
         outcome = {"results": outcome, "comparison": comparison}

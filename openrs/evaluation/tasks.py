@@ -39,11 +39,13 @@ class Item:
 
 def scheme_for(benchmark: str, scoring: str) -> str:
     """The verification scheme: gold as an expression (AIME, AMC) or as LaTeX (the rest), with or without fixes.
-    openrs's own sets (`arithmetic`, and `validation` from the training data) are scored as the training reward is,
-    whatever `scoring` says: they have no published numbers to match, and without the fixes an echo of the question
-    (`7 + 5`) counts as the number it evaluates to."""
-    if benchmark in ("arithmetic", "validation"):
+    openrs's own sets have no published numbers to match, so they always get the fixes (without them an echo of the
+    question, `7 + 5`, counts as the number it evaluates to): `validation` (from the training data) is scored as the
+    training reward is, `arithmetic` with lighteval's extraction, where a plain final answer (`5 + 7 = 12`) counts."""
+    if benchmark == "validation":
         return "recipe"
+    if benchmark == "arithmetic":
+        return "latex_gold_fixed"
     base = "expr_gold" if benchmark in _GOLD_AS_EXPRESSION else "latex_gold"
     return f"{base}_fixed" if scoring == "fixed" else base
 

@@ -16,6 +16,8 @@ Params:
     gold_column (str, ``"solution"``): dataset column holding the gold solution/answer.
     timeout_s (float, 5.0): time limit per gold parse and per completion.
     workers (int | None, None): verification processes; None = one per core (max 8), 0 = in-process.
+    scheme (str, ``"recipe"``): how answers are found (:mod:`openrs.rewards.correctness`); ``latex_gold_fixed`` also
+        takes a final plain answer (``5 + 7 = 12``) where ``recipe`` needs ``\\boxed{}`` or ``$...$``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def accuracy_reward(
     gold_column: str = "solution",
     timeout_s: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
+    scheme: str = "recipe",
     **kwargs: Any,
 ) -> list[float | None]:
     """TRL reward function: 1.0 / 0.0 per completion, ``None`` where the gold is unparseable."""
@@ -52,5 +55,6 @@ def accuracy_reward(
         gold_column=gold_column,
         timeout_s=timeout_s,
         workers=workers,
+        scheme=scheme,
     )
     return [None if c is None else float(c) for c in correct]

@@ -13,7 +13,9 @@ Metrics, each a count of samples in the call, prefixed by the reward name (e.g. 
 
 Common params of the correctness rewards: ``gold_column`` (str, ``"solution"``), ``timeout_s`` (float, 5.0: the
 per-item limit), ``workers`` (int or None, None: one per core up to 8, divided among the node's training processes;
-0: judge in-process with only a soft, main-thread limit -- for debugging).
+0: judge in-process with only a soft, main-thread limit -- for debugging), ``scheme`` (str, ``"recipe"``: how the
+answer is found, a key of :data:`openrs.rewards.math_verify_utils.SCHEMES`; ``recipe`` takes only a ``\\boxed{}`` or
+``$...$`` answer, ``latex_gold_fixed`` also a final plain expression such as ``5 + 7 = 12``, as lighteval does).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from openrs.rewards.math_verify_utils import Verdict
+from openrs.rewards.math_verify_utils import SCHEMES, Verdict
 from openrs.rewards.params import check_column_name, check_positive_real
 from openrs.rewards.verify_pool import DEFAULT_TIMEOUT_S, judge_batch
 
@@ -56,6 +58,10 @@ def validate_correctness_params(reward: str, params: Mapping[str, Any]) -> None:
         check_column_name(reward, "gold_column", params["gold_column"])
     if "timeout_s" in params:
         check_positive_real(reward, "timeout_s", params["timeout_s"])
+    if "scheme" in params and params["scheme"] not in SCHEMES:
+        raise ValueError(
+            f"Reward '{reward}': parameter 'scheme' must be one of {sorted(SCHEMES)}, got {params['scheme']!r}"
+        )
     workers = params.get("workers")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
         raise ValueError(
@@ -90,11 +96,12 @@ def judge_completions(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
     prompts: Sequence[Any] | None = None,
+    scheme: str = "recipe",
 ) -> list[Verdict]:
     """A :class:`Verdict` per completion; warns once per distinct unparseable gold, naming its problem (``prompts``)."""
     if len(texts) != len(golds):
         raise ValueError(f"Reward '{reward_name}' got {len(texts)} completions but {len(golds)} gold answers")
-    verdicts = judge_batch([_gold_text(g) for g in golds], texts, timeout_s=timeout_s, workers=workers)
+    verdicts = judge_batch([_gold_text(g) for g in golds], texts, timeout_s=timeout_s, workers=workers, scheme=scheme)
     for index, (gold, verdict) in enumerate(zip(golds, verdicts, strict=True)):
         if verdict is Verdict.GOLD_UNPARSEABLE:
             _warn_unparseable_gold(gold, reward_name, None if prompts is None else prompts[index])
@@ -124,11 +131,12 @@ def score_completions(
     gold_column: str,
     timeout_s: float,
     workers: int | None,
+    scheme: str = "recipe",
 ) -> list[bool | None]:
     """Gold column -> verdicts -> metrics -> correctness: the whole path a correctness reward takes."""
     golds = get_gold_column(kwargs, gold_column, reward_name)
     verdicts = judge_completions(
-        texts, golds, reward_name, timeout_s=timeout_s, workers=workers, prompts=kwargs.get("prompts")
+        texts, golds, reward_name, timeout_s=timeout_s, workers=workers, prompts=kwargs.get("prompts"), scheme=scheme
     )
     report_verdicts(kwargs, verdicts, reward_name)
     return correctness(verdicts)

@@ -91,6 +91,7 @@ def cosine_reward(
     gold_column: str = "solution",
     timeout_s: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
+    scheme: str = "recipe",
     **kwargs: Any,
 ) -> list[float | None]:
     """TRL reward function: length-scaled correctness per completion, ``None`` where the gold is unparseable."""
@@ -115,7 +116,7 @@ def cosine_reward(
         else [len(text) for text in texts]
     )
     correctness = score_completions(
-        texts, kwargs, REWARD_NAME, gold_column=gold_column, timeout_s=timeout_s, workers=workers
+        texts, kwargs, REWARD_NAME, gold_column=gold_column, timeout_s=timeout_s, workers=workers, scheme=scheme
     )
     return [
         None

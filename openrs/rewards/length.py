@@ -78,6 +78,7 @@ def length_reward(
     gold_column: str = "solution",
     timeout_s: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
+    scheme: str = "recipe",
     **kwargs: Any,
 ) -> list[float | None]:
     """TRL reward function: Kimi k1.5 length reward per completion, ``None`` where the gold is unparseable."""
@@ -91,7 +92,7 @@ def length_reward(
     else:
         lengths, groups = [len(text) for text in texts], [list(range(len(texts)))]
     correct = score_completions(
-        texts, kwargs, REWARD_NAME, gold_column=gold_column, timeout_s=timeout_s, workers=workers
+        texts, kwargs, REWARD_NAME, gold_column=gold_column, timeout_s=timeout_s, workers=workers, scheme=scheme
     )
     rewards: list[float | None] = [None] * len(texts)
     for group in groups:
