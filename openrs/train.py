@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from openrs import provenance
-from openrs.config import LoggerName, OpenRSConfig, plain_dict
+from openrs.config import Device, LoggerName, OpenRSConfig, plain_dict
 from openrs.data.prepare import DataReport, prepare_dataset
 from openrs.evaluation.callback import BenchmarkEvalCallback
 from openrs.jsonl import read_jsonl
@@ -122,6 +122,21 @@ def peak_gpu_memory_gib() -> float | None:
     return round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None
 
 
+def say_cpu_choices(cfg: OpenRSConfig) -> None:
+    """On CPU, one line with the thread count and dtype the run uses, and a warning for bf16 without bf16 units."""
+    import torch
+
+    from openrs.provenance import cpu_has_bf16
+
+    if torch.cuda.is_available() and cfg.train.device != Device.cpu:
+        return
+    dtype = cfg.model.dtype.on("cpu").value
+    log.info("CPU run: %d torch threads per process (OMP_NUM_THREADS), weights in %s", torch.get_num_threads(), dtype)
+    if dtype == "bfloat16" and cpu_has_bf16() is False:
+        log.warning("model.dtype=bfloat16 on a CPU without bfloat16 units (no AMX or AVX512-BF16): bf16 is emulated "
+                    "and slower than float32 here; model.dtype=float32 is faster on this machine.")  # fmt: skip
+
+
 def train(
     cfg: OpenRSConfig,
     run_dir: Path,
@@ -144,6 +159,8 @@ def train(
     try:
         model_path = resolve_model_path(cfg)
         summary["model_path"] = model_path  # what every part of the run loads (model.revision's snapshot)
+        if main:
+            say_cpu_choices(cfg)
         tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=cfg.model.trust_remote_code)
         data = prepare_dataset(cfg, tokenizer)
         report = data.report

