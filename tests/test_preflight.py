@@ -96,3 +96,28 @@ def test_a_wandb_mode_that_does_not_exist_is_named(tmp_path: Path) -> None:
     result = run_openrs("train.max_steps=1", cwd=tmp_path, env={"WANDB_MODE": "onlin"})
     assert result.returncode == 2
     assert "WANDB_MODE=onlin is not a W&B mode; use one of online, run, offline, dryrun, disabled" in result.stderr
+
+
+def test_cpu_runs_say_threads_and_dtype_and_warn_on_emulated_bf16(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    import openrs.provenance as provenance
+    from openrs.train import say_cpu_choices
+
+    assert provenance.cpu_has_bf16() in (True, False)  # this Linux machine has /proc/cpuinfo
+    assert provenance.hardware()["torch_threads"] == torch.get_num_threads()
+    # the CPU's flags are a fact of the machine: which one this is cannot be chosen, so both answers are faked
+    monkeypatch.setattr(provenance, "cpu_has_bf16", lambda: False)
+    with caplog.at_level("INFO", logger="openrs.train"):
+        say_cpu_choices(compose_config("model.dtype=bfloat16", "train.device=cpu"))
+    assert f"CPU run: {torch.get_num_threads()} torch threads per process (OMP_NUM_THREADS), weights in bfloat16" in (
+        caplog.text
+    )
+    assert "model.dtype=float32 is faster on this machine" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(provenance, "cpu_has_bf16", lambda: True)
+    with caplog.at_level("INFO", logger="openrs.train"):
+        say_cpu_choices(compose_config("model.dtype=bfloat16", "train.device=cpu"))
+    assert "weights in bfloat16" in caplog.text and "faster on this machine" not in caplog.text
