@@ -190,11 +190,12 @@ def compare_evaluations(cfg: OpenRSConfig, base: Path, final: Path) -> dict[str,
     from openrs.evaluation.stats import paired_comparison
 
     comparison = paired_comparison(
-        per_problem(base), per_problem(final), n_boot=cfg.eval.n_boot, confidence=cfg.eval.confidence
-    )
+        per_problem(base), per_problem(final), n_boot=cfg.eval.n_boot, confidence=cfg.eval.confidence,
+        names=("the base model", "the final model"),
+    )  # fmt: skip
     comparison = {"a": str(base), "b": str(final), **comparison}
     (base.parent / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n", encoding="utf-8")
-    log.info("final vs base: %s", comparison["verdict"])
+    log.info("%s", comparison["verdict"])
     return comparison
 
 

@@ -279,6 +279,8 @@ def test_paired_clearly_better() -> None:
     assert out["distinguishable"] is True
     assert out["p_value"] < 0.01
     assert out["verdict"] == "B is better than A by 100.0 points (95% CI 100.0 to 100.0): distinguishable from noise"
+    named = paired_comparison(b, a, n_boot=1000, names=("base", "final"))["verdict"]
+    assert named == "final is worse than base by 100.0 points (95% CI 100.0 to 100.0): distinguishable from noise"
 
 
 def test_paired_moderate_differences() -> None:

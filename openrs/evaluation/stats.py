@@ -286,8 +286,10 @@ def paired_comparison(
     n_boot: int = 10_000,
     confidence: float = 0.95,
     seed: int = 0,
+    names: tuple[str, str] = ("A", "B"),
 ) -> dict:
     """Compare model B with model A on the same problems (paired by problem id; ``k`` may differ between them).
+    ``names`` label A and B in the verdict.
 
     Per problem ``d_i = mean(b_i) - mean(a_i)``. Returns ``n_problems``, ``pass@1_a``, ``pass@1_b``, ``difference``
     (the mean of ``d``, i.e. ``pass@1_b - pass@1_a``), ``ci`` = ``[lo, hi]`` and ``confidence`` (percentile bootstrap
@@ -325,19 +327,21 @@ def paired_comparison(
         "confidence": float(confidence),
         "p_value": p_value,
         "distinguishable": distinguishable,
-        "verdict": _verdict(difference, lo, hi, confidence, distinguishable),
+        "verdict": _verdict(difference, lo, hi, confidence, distinguishable, names),
     }
 
 
-def _verdict(difference: float, lo: float, hi: float, confidence: float, distinguishable: bool) -> str:
+def _verdict(difference: float, lo: float, hi: float, confidence: float, distinguishable: bool,
+             names: tuple[str, str] = ("A", "B")) -> str:  # fmt: skip
     """One sentence, in percentage points; the interval is given for the stated direction (B - A or A - B)."""
+    a, b = names
     level = f"{confidence * 100:g}% CI"
     noise = "distinguishable from noise" if distinguishable else "not distinguishable from noise"
     if difference > 0:
-        head, lo_pts, hi_pts = f"B is better than A by {difference * 100:.1f} points", lo * 100, hi * 100
+        head, lo_pts, hi_pts = f"{b} is better than {a} by {difference * 100:.1f} points", lo * 100, hi * 100
     elif difference < 0:
-        head, lo_pts, hi_pts = f"B is worse than A by {-difference * 100:.1f} points", -hi * 100, -lo * 100
+        head, lo_pts, hi_pts = f"{b} is worse than {a} by {-difference * 100:.1f} points", -hi * 100, -lo * 100
     else:
-        head, lo_pts, hi_pts = "B and A score the same", lo * 100, hi * 100
+        head, lo_pts, hi_pts = f"{b} and {a} score the same", lo * 100, hi * 100
     # + 0.0 turns -0.0 into 0.0 so that an interval touching 0 never prints as "-0.0".
     return f"{head} ({level} {lo_pts + 0.0:.1f} to {hi_pts + 0.0:.1f}): {noise}"
