@@ -160,6 +160,9 @@ def evaluate_before_training(cfg: OpenRSConfig, run_dir: Path) -> bool:
 
     out_dir = eval_dir(cfg, run_dir, "base")
     if (out_dir / "results.json").exists():
+        from openrs.evaluation.resume import claim_eval_dir, eval_settings
+
+        claim_eval_dir(out_dir, eval_settings(cfg.eval, "base", None))  # refused when the eval options changed
         log.info("eval.before_train: kept the evaluation in %s", out_dir)
         return True
     log.info("eval.before_train: evaluating %s with eval=%s before training", cfg.model.name_or_path, cfg.eval.name)
@@ -189,10 +192,14 @@ def compare_evaluations(cfg: OpenRSConfig, base: Path, final: Path) -> dict[str,
     from openrs.evaluation.runner import per_problem
     from openrs.evaluation.stats import paired_comparison
 
-    comparison = paired_comparison(
-        per_problem(base), per_problem(final), n_boot=cfg.eval.n_boot, confidence=cfg.eval.confidence,
-        names=("the base model", "the final model"),
-    )  # fmt: skip
+    try:
+        comparison = paired_comparison(
+            per_problem(base), per_problem(final), n_boot=cfg.eval.n_boot, confidence=cfg.eval.confidence,
+            names=("the base model", "the final model"),
+        )  # fmt: skip
+    except ValueError as err:  # e.g. a resumed run's eval.max_problems changed since the base evaluation
+        log.warning("no comparison with the base model: %s", err)
+        return {"error": str(err), "verdict": f"not compared ({err})"}
     comparison = {"a": str(base), "b": str(final), **comparison}
     (base.parent / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n", encoding="utf-8")
     log.info("%s", comparison["verdict"])

@@ -478,3 +478,21 @@ def test_data_parallel_shards_need_their_gpus(tmp_path: Path, monkeypatch: pytes
                                           r"1 are visible. Lower eval.data_parallel_size"):  # fmt: skip
         evaluate_model(ensure_tiny_model(), cfg.eval, tmp_path / "out", model_cfg=cfg.model)
     assert not list((tmp_path / "out").glob("samples.shard-*"))  # no shard was started
+
+
+def test_before_and_after_evaluations_that_cover_other_problems_are_not_compared(tmp_path: Path) -> None:
+    """A resumed run whose eval.max_problems changed: the kept base evaluation and the final one differ in problems,
+    so there is no paired comparison (said in the summary), instead of a crash after training."""
+    from openrs.run import compare_evaluations
+    from tests.conftest import compose_config
+
+    for label, ids in (("base", ["a", "b"]), ("final", ["a", "b", "c"])):
+        write_jsonl(tmp_path / label / "samples.jsonl",
+                    [{"benchmark": "arithmetic", "id": i, "sample": 0, "correct": True} for i in ids])  # fmt: skip
+    outcome = compare_evaluations(compose_config(), tmp_path / "base", tmp_path / "final")
+    assert "different problems" in outcome["error"] and outcome["verdict"].startswith("not compared")
+    write_jsonl(tmp_path / "final" / "samples.jsonl",
+                [{"benchmark": "arithmetic", "id": i, "sample": 0, "correct": i == "a"} for i in ("a", "b")])  # fmt: skip
+    outcome = compare_evaluations(compose_config(), tmp_path / "base", tmp_path / "final")
+    assert outcome["difference"] == -0.5 and outcome["verdict"].startswith("the final model is worse than the base")
+    assert json.loads((tmp_path / "comparison.json").read_text()) == outcome

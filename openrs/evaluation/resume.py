@@ -24,7 +24,7 @@ SETTINGS_FILE = "eval_settings.json"
 NOT_SAMPLE_SETTINGS = (
     "name", "max_problems", "check_counts", "batch_size", "gpu_memory_utilization", "tensor_parallel_size",
     "data_parallel_size", "chunk_size", "workers", "ks", "n_boot", "confidence", "validation", "after_train",
-    "during_training",
+    "before_train", "during_training",
 )  # fmt: skip
 
 
