@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 
 def run_one(label: str, overrides: list[str], seed: int, root: Path, jobs: int = 1) -> dict:
@@ -52,6 +53,19 @@ def run_one(label: str, overrides: list[str], seed: int, root: Path, jobs: int =
     }  # fmt: skip
 
 
+def compare_settings(rows: list[dict], first: str, second: str) -> dict:
+    """The final models of two settings on the held-out problems, paired by problem, each seed's samples pooled."""
+    from openrs.evaluation.runner import per_problem
+    from openrs.evaluation.stats import paired_comparison
+
+    pooled: dict[str, dict[str, list[bool]]] = {first: {}, second: {}}
+    for row in rows:
+        if row["label"] in pooled:
+            for problem, flags in per_problem(Path(row["dir"]) / "eval" / "smollm2_arith" / "final").items():
+                pooled[row["label"]].setdefault(problem, []).extend(flags)
+    return paired_comparison(pooled[first], pooled[second], names=(first, second))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
@@ -60,7 +74,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "smollm2_study" / "compare")
     parser.add_argument("--root", type=Path, default=REPO / "outputs" / "smollm2_study")
     args = parser.parse_args()
-    settings = [(text.split("=", 1)[0], text.split("=", 1)[1].split(",")) for text in args.setting] or [("recipe", [])]
+    settings = [(label, [o for o in overrides.split(",") if o]) for label, _, overrides in
+                (text.partition("=") for text in args.setting)] or [("recipe", [])]  # fmt: skip
     runs = [(label, overrides, seed) for label, overrides in settings for seed in args.seeds]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(lambda run: run_one(*run, args.root, args.jobs), runs))
@@ -71,6 +86,9 @@ def main() -> int:
         lo, hi = row["ci"]
         print(f"| {row['label']} | {row['seed']} | {wall} | {row['train_s'] / 60:.1f} | {row['before']:.3f} | "
               f"{row['after']:.3f} | {row['difference']:+.3f} [{lo:+.3f}, {hi:+.3f}] |")  # fmt: skip
+    for label, _ in settings[1:]:
+        print(f"\n{label} vs {settings[0][0]} (final evaluations, every seed's samples pooled per problem): "
+              f"{compare_settings(rows, settings[0][0], label)['verdict']}")  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "study.json").write_text(json.dumps(rows, indent=2) + "\n")
     subprocess.run([sys.executable, "-m", "openrs.compare", *[row["dir"] for row in rows], "--out", str(args.out)],

@@ -491,8 +491,8 @@ def test_before_and_after_evaluations_that_cover_other_problems_are_not_compared
                     [{"benchmark": "arithmetic", "id": i, "sample": 0, "correct": True} for i in ids])  # fmt: skip
     outcome = compare_evaluations(compose_config(), tmp_path / "base", tmp_path / "final")
     assert "different problems" in outcome["error"] and outcome["verdict"].startswith("not compared")
-    write_jsonl(tmp_path / "final" / "samples.jsonl",
-                [{"benchmark": "arithmetic", "id": i, "sample": 0, "correct": i == "a"} for i in ("a", "b")])  # fmt: skip
+    rows = [{"benchmark": "arithmetic", "id": i, "sample": 0, "correct": i == "a"} for i in ("a", "b")]
+    write_jsonl(tmp_path / "final" / "samples.jsonl", rows)
     outcome = compare_evaluations(compose_config(), tmp_path / "base", tmp_path / "final")
     assert outcome["difference"] == -0.5 and outcome["verdict"].startswith("the final model is worse than the base")
     assert json.loads((tmp_path / "comparison.json").read_text()) == outcome
