@@ -143,6 +143,11 @@ def test_eval_scores_come_from_the_newest_results(multirun: Path, tmp_path: Path
     assert [p[0] for p in one.eval_curves["aime24"]["tiny"]] == [5, 10]
     assert two.eval_curves["aime24"]["during training"] == [(6, 0.2, pytest.approx((0.1, 0.3)))]
     assert two.eval_curves["aime24"]["tiny"][-1][0] == 12  # the final model at the last step
+    # eval.before_train's evaluation of the starting model is the curve's step 0, never the run's final score
+    write_results(multirun / "1_train.seed=2" / "eval" / "tiny" / "base", {"aime24": bench(0.1)})
+    started = load_run(multirun / "1_train.seed=2")
+    assert [(p[0], p[1]) for p in started.eval_curves["aime24"]["tiny"]] == [(0, 0.1), (12, 0.467)]
+    assert started.final_eval.source == "tiny/final"
     assert load_run(multirun / "1_train.seed=2", eval_preset="other").final_eval is None
     write_results(multirun / "1_train.seed=2" / "eval" / "paper" / "checkpoint-12", {"aime24": bench(0.5)})
     assert load_run(multirun / "1_train.seed=2").final_eval.source == "tiny/final"  # a final beats a checkpoint

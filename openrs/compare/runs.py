@@ -227,8 +227,9 @@ def load_run(run_dir: Path, eval_preset: str | None = None) -> Run:
     The final evaluation is the newest of the run's preset: `eval/<preset>/final/results.json` when present, else
     the highest `eval/<preset>/checkpoint-N/results.json`. Without `eval_preset` every `eval/<name>/` other than
     `validation` and `during_training` is a candidate; a final evaluation beats a checkpoint, then the newest file
-    wins. Without any, summary.json's `eval` block is used. Curves: that preset's checkpoints (plus the final model
-    at the run's last step) and `eval/during_training/` (else the in-training `benchmarks/<name>/pass@1` rows).
+    wins. Without any, summary.json's `eval` block is used. Curves: that preset's checkpoints (plus the starting model,
+    `eval.before_train`'s, at step 0 and the final model at the run's last step) and `eval/during_training/` (else the
+    in-training `benchmarks/<name>/pass@1` rows).
     """
     run_dir = Path(run_dir)
     summary = _read_json(run_dir / "summary.json") if (run_dir / "summary.json").is_file() else {}
@@ -250,6 +251,9 @@ def load_run(run_dir: Path, eval_preset: str | None = None) -> Run:
     if picked is not None:
         preset, which, path = picked
         run.final_eval = _eval_result(f"{preset}/{which}", _read_json(path))
+        base = run_dir / "eval" / preset / "base" / "results.json"
+        if base.is_file():  # eval.before_train: the starting model, at step 0
+            _add_curve_point(run, preset, 0, _eval_result(preset, _read_json(base)))
         for step, checkpoint in _checkpoints(run_dir / "eval" / preset):
             _add_curve_point(run, preset, step, _eval_result(preset, _read_json(checkpoint)))
         final = run_dir / "eval" / preset / "final" / "results.json"
