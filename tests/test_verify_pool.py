@@ -69,7 +69,9 @@ def own_pool() -> Iterator[VerifierPool]:
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_adversarial_completion_is_cut_at_the_limit_or_judged_and_scores_zero(warm_accuracy, name: str):
     sink = MetricSink()
-    rewards = warm_accuracy([ADVERSARIAL[name]], solution=[f"{420 + len(name)}"], log_metric=sink)
+    # the gold is written as an expression, so the completion reaches sympy (a number gold refuses `9^{9^...}` at
+    # once: see test_a_number_gold_refuses_the_tower_without_computing_it)
+    rewards = warm_accuracy([ADVERSARIAL[name]], solution=[f"{420 + len(name)} + 0"], log_metric=sink)
     assert rewards == [0.0]
     assert sink.values["accuracy/verify_errors"] == [0]
     if name in UNBOUNDED:
@@ -78,9 +80,15 @@ def test_adversarial_completion_is_cut_at_the_limit_or_judged_and_scores_zero(wa
         assert sink.values["accuracy/verify_timeouts"] == [0]
 
 
+def test_a_number_gold_refuses_the_tower_without_computing_it(warm_accuracy):
+    sink = MetricSink()
+    assert warm_accuracy([ADVERSARIAL["power_tower"]], solution=["421"], log_metric=sink) == [0.0]
+    assert sink.values["accuracy/verify_timeouts"] == [0]  # judged wrong before sympy is asked, not cut at the limit
+
+
 def test_adversarial_batch_is_bounded_and_correct_answers_still_score(warm_accuracy):
     completions = list(ADVERSARIAL.values()) + ["so \\boxed{421}"]
-    golds = ["421"] * len(completions)
+    golds = ["421 + 0"] * len(completions)  # an expression gold: the tower reaches sympy
     sink = MetricSink()
     rewards = warm_accuracy(completions, solution=golds, log_metric=sink)
     assert rewards == [0.0] * len(ADVERSARIAL) + [1.0]  # the items cut at the limit do not take the others down
@@ -92,7 +100,7 @@ def test_verification_from_worker_threads_is_bounded(warm_accuracy):
     with ThreadPoolExecutor(max_workers=2) as executor:
         futures = [
             executor.submit(
-                warm_accuracy, [ADVERSARIAL["power_tower"], "\\boxed{7}"], solution=["7", "7"], log_metric=sink
+                warm_accuracy, [ADVERSARIAL["power_tower"], "\\boxed{7}"], solution=["7+0"] * 2, log_metric=sink
             )
             for sink in sinks
         ]
@@ -115,7 +123,7 @@ def test_item_past_the_limit_is_killed_and_the_rest_of_its_task_goes_on():
         first_pids = {worker.process.pid for worker in pool._workers}
         tower = ADVERSARIAL["power_tower"]
         texts = [tower, "\\boxed{3}", "\\boxed{4}", tower + " ", "\\boxed{5}", "\\boxed{3}"]
-        verdicts = pool.judge(["3"] * 6, texts, LIMIT_S)
+        verdicts = pool.judge(["3 + 0"] * 6, texts, LIMIT_S)  # an expression gold: the tower reaches sympy
         # One task per text: each tower is killed at the limit while the other worker judges the rest.
         timeout, correct, wrong = Verdict.TIMEOUT, Verdict.CORRECT, Verdict.WRONG
         assert verdicts == [timeout, correct, wrong, timeout, wrong, correct]
