@@ -247,8 +247,19 @@ def check_resources(cfg: OpenRSConfig, run_dir: Path) -> None:
     test_call_rewards(cfg)
 
 
+def check_eval_benchmarks(cfg: OpenRSConfig) -> None:
+    """`eval.before_train` / `eval.after_train`: their benchmarks can be loaded, so a misspelt name stops the run now,
+    not after training."""
+    from openrs.evaluation.tasks import check_benchmark_name
+
+    if cfg.eval.before_train or cfg.eval.after_train:
+        for name in cfg.eval.benchmarks:
+            check_benchmark_name(name, cfg.eval)
+
+
 def check_config(cfg: OpenRSConfig) -> None:
     """The checks that need no hardware but look beyond one value (files, the reward registry); run for dry runs too.
     Each value's own range and the groups' consistency were checked when the config became typed (openrs.config)."""
     check_accelerate_config(cfg)
     check_rewards(cfg)
+    check_eval_benchmarks(cfg)

@@ -230,9 +230,12 @@ def _evaluate(model_path: str, eval_cfg: EvalConfig, model_cfg: ModelConfig, out
         os.environ.pop(variable, None)
     if cache_dir:
         os.environ.setdefault("OPENRS_CACHE", cache_dir)
+    from openrs.errors import run_explained
     from openrs.evaluation.runner import evaluate_model
 
-    evaluate_model(model_path, eval_cfg, Path(out_dir), label=label, model_cfg=model_cfg)
+    # a bad benchmark file or a full disk is one line, as in `python -m openrs.evaluate`, not a child's traceback
+    sys.exit(run_explained("openrs", lambda: evaluate_model(model_path, eval_cfg, Path(out_dir), label=label,
+                                                             model_cfg=model_cfg)))  # fmt: skip
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:

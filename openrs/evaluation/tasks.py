@@ -18,7 +18,15 @@ from openrs.data.files import read_json_lines
 from openrs.data.synthetic import make_arithmetic_dataset
 from openrs.errors import ConfigError
 
-__all__ = ["ARITHMETIC_SIZE", "Item", "load_items", "load_validation_items", "render_prompt", "scheme_for"]
+__all__ = [
+    "ARITHMETIC_SIZE",
+    "Item",
+    "check_benchmark_name",
+    "load_items",
+    "load_validation_items",
+    "render_prompt",
+    "scheme_for",
+]
 
 ARITHMETIC_SIZE = 32
 #: How each benchmark's gold is extracted in the Open-RS evaluation (lighteval tasks in open-rs evaluate.py).
@@ -74,12 +82,22 @@ def _benchmark_rows(name: str, eval_cfg: EvalConfig) -> list[dict[str, Any]]:
     if name == "arithmetic":
         rows = make_arithmetic_dataset(ARITHMETIC_SIZE, seed=1234, max_operand=9, unique=True, split="eval")
         return [{"id": f"arithmetic-{i}", **row} for i, row in enumerate(rows)]
-    if name not in BENCHMARKS:
+    check_benchmark_name(name, eval_cfg)
+    return load_benchmark(name, eval_cfg.benchmarks_dir, check_size=eval_cfg.check_counts)
+
+
+def check_benchmark_name(name: str, eval_cfg: EvalConfig) -> None:
+    """A benchmark the evaluation can load: a registry name, `arithmetic`, or an `eval.files` entry whose file exists.
+    Cheap (nothing is read), so a run checks it before training when it will evaluate afterwards."""
+    if name in eval_cfg.files:
+        if not Path(eval_cfg.files[name]).expanduser().is_file():
+            raise ConfigError(f"eval.files.{name}={eval_cfg.files[name]}: no such file.")
+        return
+    if name != "arithmetic" and name not in BENCHMARKS:
         raise ConfigError(
             f"eval.benchmarks: unknown benchmark {name!r}; known: {sorted(BENCHMARKS)} and 'arithmetic', or add "
             f"eval.files.{name}=<jsonl with id, problem, answer>."
         )
-    return load_benchmark(name, eval_cfg.benchmarks_dir, check_size=eval_cfg.check_counts)
 
 
 def load_items(
