@@ -7,7 +7,7 @@ Field comments are the reference documentation of each option (the README points
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -513,6 +513,90 @@ class TrainConfig:
         within("train", self, "top_p", 0, 1, open_low=True)
 
 
+class GuardAction(StrEnum):
+    off = "off"  # not watched
+    warn = "warn"  # one log line, a W&B alert and a record in summary.json; training goes on
+    stop = "stop"  # as warn, then save a checkpoint and end the run (status `stopped`, exit code 3)
+    # as warn, then restart from the newest checkpoint saved before the trouble began, the learning rate times
+    # guard.rollback.lr_factor (at most guard.rollback.max_rollbacks times; then it stops)
+    rollback = "rollback"
+
+
+@dataclass
+class DetectorConfig:
+    """One detector: the value it watches, averaged over `window` logged steps, must cross `threshold` at `patience`
+    consecutive logged steps (evaluations, for reward_hacking) before it fires."""
+
+    action: GuardAction = GuardAction.warn  # off, warn, stop or rollback
+    threshold: float = 0.0  # where the averaged value counts as trouble (its meaning: docs/GUARDRAILS.md)
+    window: int = 1  # logged steps averaged (a rolling mean; 1: each step's value alone)
+    patience: int = 1  # consecutive logged steps past the threshold before it fires
+
+    def check(self, name: str) -> None:
+        at_least(f"guard.{name}", self, 1, "window", "patience")
+
+
+@dataclass
+class LengthBlowupConfig(DetectorConfig):
+    # the averaged clipped ratio must also have risen this much above its lowest average so far: a model that
+    # always hit the limit (the random tiny model) has no blow-up
+    rise: float = 0.25
+
+
+@dataclass
+class RewardHackingConfig(DetectorConfig):
+    # the validation score: a metric TRL logs when it scores dataset.validation_size's split at each save
+    validation_metric: str = "eval_rewards/accuracy/mean"
+    train_metric: str = "reward"  # the training reward that rises meanwhile
+
+
+def _detector(cls: type = DetectorConfig, **values: Any) -> Any:
+    return field(default_factory=lambda: cls(**values))
+
+
+@dataclass
+class RollbackConfig:
+    max_rollbacks: int = 2  # rollbacks per run; trouble after the last one stops the run
+    lr_factor: float = 0.5  # each rollback multiplies the learning rate (and its schedule) by this; 1.0: unchanged
+
+    def __post_init__(self) -> None:
+        at_least("guard.rollback", self, 1, "max_rollbacks")
+        within("guard.rollback", self, "lr_factor", 0, 1, open_low=True)
+
+
+@dataclass
+class GuardConfig:
+    """What openrs watches while training (openrs.guardrails; defaults and why: docs/GUARDRAILS.md)."""
+
+    # completions/clipped_ratio averaged over the window at least `threshold` and risen by `rise` (Exp1's failure)
+    length_blowup: LengthBlowupConfig = _detector(LengthBlowupConfig, action=GuardAction.stop, threshold=0.6,
+                                                  window=5, patience=5)  # fmt: skip
+    # frac_reward_zero_std (groups whose completions all earned the same reward: no advantage) at least `threshold`
+    no_signal: DetectorConfig = _detector(threshold=0.95, window=10, patience=10)
+    # entropy at most `threshold` times its average over the first `window` logged steps
+    entropy_collapse: DetectorConfig = _detector(threshold=0.1, window=5, patience=5)
+    kl_explosion: DetectorConfig = _detector(threshold=1.0, window=3, patience=3)  # kl (needs algorithm.beta > 0)
+    # loss or grad_norm NaN or infinite (window and threshold unused)
+    nonfinite: DetectorConfig = _detector(action=GuardAction.stop, threshold=0.0, window=1, patience=1)
+    # openrs/foreign_fraction (letters of the completions in a script English does not use) at least `threshold`
+    language_drift: DetectorConfig = _detector(threshold=0.2, window=5, patience=5)
+    # validation_metric fallen `threshold` below its best while train_metric rose (needs dataset.validation_size)
+    reward_hacking: RewardHackingConfig = _detector(RewardHackingConfig, action=GuardAction.stop, threshold=0.1,
+                                                    window=1, patience=2)  # fmt: skip
+    # the correctness rewards' verify timeouts, verify errors and unparseable golds, as a fraction of the completions
+    verifier: DetectorConfig = _detector(threshold=0.2, window=3, patience=3)
+    rollback: RollbackConfig = field(default_factory=RollbackConfig)  # what action=rollback does
+
+    def __post_init__(self) -> None:
+        for name, detector in self.detectors().items():
+            detector.check(name)
+
+    def detectors(self) -> dict[str, DetectorConfig]:
+        """Each detector's config by name, in a fixed order."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in values.items() if isinstance(value, DetectorConfig)}
+
+
 @dataclass
 class CostConfig:
     """Prices for the cost estimate in summary.json (see openrs.cost)."""
@@ -549,6 +633,7 @@ class OpenRSConfig:
     train: TrainConfig = field(default_factory=TrainConfig)  # train.*: steps, batches, sampling, checkpoints, seed
     eval: EvalConfig = field(default_factory=EvalConfig)  # eval=tiny|paper|robust: after_train, during_training
     cost: CostConfig = field(default_factory=CostConfig)  # cost.*: GPU prices for the cost in summary.json
+    guard: GuardConfig = field(default_factory=GuardConfig)  # guard=default|off: what training watches, and acts on
 
     def __post_init__(self) -> None:
         train, processes = self.train, self.launcher.training_processes

@@ -67,6 +67,9 @@ def trainer_arguments(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
         "warmup_steps": opt.warmup_ratio,  # transformers 5: a value < 1 is a ratio of the total steps
         # logging and checkpoints
         "logging_steps": train.logging_steps,
+        # a NaN or infinite loss is logged as it is (transformers would log the mean of the earlier ones instead),
+        # so the `nonfinite` guardrail and the user see it
+        "logging_nan_inf_filter": False,
         "save_strategy": "steps",
         "save_steps": train.save_steps,
         "save_total_limit": train.save_total_limit,
@@ -107,7 +110,9 @@ def rollout_arguments(cfg: OpenRSConfig) -> dict[str, Any]:
     """Who generates: the trainer itself (hf), or vLLM colocated or as a server, with its settings."""
     rollout = cfg.rollout
     if rollout.backend != RolloutBackend.vllm:
-        return {"use_vllm": False}
+        # NaN or infinite logits (weights a step blew up) become finite before sampling: the step's loss is then
+        # logged as NaN and the `nonfinite` guardrail acts, instead of torch.multinomial ending the run
+        return {"use_vllm": False, "generation_kwargs": {"remove_invalid_values": True}}
     args: dict[str, Any] = {
         "use_vllm": True,
         "vllm_mode": rollout.vllm_mode.value,

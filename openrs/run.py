@@ -126,13 +126,31 @@ def run_rank(cfg: OpenRSConfig, run_dir: Path, name: str) -> int:
         logging.getLogger().setLevel(logging.WARNING)  # one copy of each progress line: rank 0's
     checkpoint = resume_target(cfg.resume, run_dir, name)[1] if cfg.resume not in (False, "auto") else None
     summary = train_here(cfg, run_dir, name, checkpoint)
-    return 0 if summary["status"] == "completed" else 1
+    return 0 if summary["status"] in ("completed", "stopped") else 1  # a guardrail's stop ends every rank cleanly
 
 
 def train_here(cfg: OpenRSConfig, run_dir: Path, name: str, checkpoint: Path | None) -> dict[str, Any]:
-    from openrs.train import train
+    """Train; when a guardrail asks for a rollback, set the later records aside and train again from the checkpoint
+    before the trouble, with the learning rate times guard.rollback.lr_factor (each rank does the same)."""
+    from openrs.generation import release_memory
+    from openrs.guardrails.rollback import set_aside
+    from openrs.run_dir import read_summary
+    from openrs.train import is_main_process, train
 
-    return train(cfg, run_dir, name, cfg.logger.group or cfg.name, checkpoint)
+    rollbacks = len(((read_summary(run_dir) or {}).get("guard") or {}).get("rollbacks") or [])
+    lr_factor = 1.0
+    while True:
+        attempt_name = name if not rollbacks else f"{name}-rollback{rollbacks}"  # W&B: one run per trajectory
+        summary = train(cfg, run_dir, attempt_name, cfg.logger.group or cfg.name, checkpoint, rollbacks_done=rollbacks,
+                        lr_factor=lr_factor)  # fmt: skip
+        if summary["status"] != "rolling_back":
+            return summary
+        rollbacks += 1
+        checkpoint = Path(summary["guard"]["rollbacks"][-1]["to"])
+        if is_main_process():
+            set_aside(run_dir, checkpoint, rollbacks)
+        release_memory()
+        lr_factor = cfg.guard.rollback.lr_factor
 
 
 def finish(cfg: OpenRSConfig, run_dir: Path, summary: dict[str, Any]) -> int:
@@ -145,6 +163,10 @@ def finish(cfg: OpenRSConfig, run_dir: Path, summary: dict[str, Any]) -> int:
             summary["eval"]["comparison"] = compare_evaluations(cfg, base, Path(summary["eval"]["dir"]))
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     print_summary(summary, run_dir)
+    if summary["status"] == "stopped":
+        from openrs.guardrails.callback import EXIT_STOPPED
+
+        return EXIT_STOPPED
     return 0 if summary["status"] == "completed" else 1
 
 
@@ -252,6 +274,7 @@ def print_summary(summary: dict, run_dir: Path) -> None:
     ]
     if (run_dir / "completions.jsonl").exists():
         lines.append(f"  completions {run_dir / 'completions.jsonl'}")
+    lines += guard_lines(summary, run_dir)
     if summary.get("eval", {}).get("dir"):
         lines.append(f"  evaluation  {summary['eval']['dir']}")
     if summary.get("eval", {}).get("comparison"):
@@ -261,6 +284,25 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         where = wandb_info["url"] or f"{wandb_info['dir']} (offline: `wandb sync {Path(wandb_info['dir']).parent}`)"
         lines.append(f"  W&B         {where}")
     print("\n".join(lines))
+
+
+def guard_lines(summary: dict, run_dir: Path) -> list[str]:
+    """The summary's lines about the guardrails: what fired, the rollbacks, and the stop with what to do next."""
+    guard = summary.get("guard") or {}
+    firings = guard.get("firings") or []
+    lines = []
+    if firings:
+        fired = ", ".join(f"{f['detector']}@{f['step']} {f['action']}" for f in firings[:6])
+        lines.append(f"  guard       {len(firings)} firing(s): {fired}{' ...' if len(firings) > 6 else ''}")
+    for rollback in guard.get("rollbacks") or []:
+        to = Path(rollback["to"]).name
+        lines.append(f"  rolled back at step {rollback['step']} ({rollback['detector']}) to {to}, "
+                     f"lr x{rollback['lr_factor']:g}")  # fmt: skip
+    if summary.get("status") == "stopped":
+        lines.append(f"  stopped by  {summary.get('stopped_by')}")
+        lines.append(f"  checkpoint  {summary.get('checkpoint')} (the checkpoints before it: python -m "
+                     f"openrs.evaluate target={run_dir})")  # fmt: skip
+    return lines
 
 
 def run_or_explain(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str], explicit_dir: bool = False) -> int:

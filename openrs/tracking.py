@@ -79,6 +79,11 @@ PROGRESS_METRICS = (
 )
 
 
+def short_number(value: Any) -> str:
+    """A metric in 3 significant digits; `n/a` for None or NaN (a reward that scored no completion of the step)."""
+    return f"{value:.3g}" if isinstance(value, int | float) and not math.isnan(value) else "n/a"
+
+
 def progress_line(step: int, max_steps: int, logs: dict[str, Any]) -> str:
     """`step 12/60  reward 0.25 (accuracy 0, format 0.25)  length 31.2  clipped 0.94  kl 0.0012`."""
     if "train_runtime" in logs:
@@ -90,7 +95,7 @@ def progress_line(step: int, max_steps: int, logs: dict[str, Any]) -> str:
         if isinstance(logs.get(key), int | float):
             text = f"{label} {logs[key]:.3g}"
             if key == "reward" and rewards:
-                text += " (" + ", ".join(f"{name} {value:.3g}" for name, value in rewards.items()) + ")"
+                text += " (" + ", ".join(f"{name} {short_number(value)}" for name, value in rewards.items()) + ")"
             parts.append(text)
     return "  ".join(parts)
 

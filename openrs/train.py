@@ -18,6 +18,8 @@ from openrs import provenance
 from openrs.config import Device, LoggerName, OpenRSConfig, plain_dict
 from openrs.data.prepare import DataReport, prepare_dataset
 from openrs.evaluation.callback import BenchmarkEvalCallback
+from openrs.guardrails.callback import GuardCallback
+from openrs.guardrails.rollback import ScaleLearningRate
 from openrs.jsonl import read_jsonl
 from openrs.models import resolve_attention
 from openrs.naming import run_tags
@@ -86,12 +88,14 @@ def build_peft_config(cfg: OpenRSConfig) -> Any:
 
 
 def build_trainer(cfg: OpenRSConfig, model_path: str, tokenizer: Any, data: Any, grpo_kwargs: dict, callbacks: list):
-    """TRL's GRPOTrainer; with `rollout=vllm_colocate`, its engine built with our dtype and eager mode, and on vLLM's
-    CPU build given a weight sync that works there (openrs.vllm_colocate)."""
-    from trl import GRPOConfig, GRPOTrainer
+    """TRL's GRPOTrainer with openrs's additions (openrs.trainer); with `rollout=vllm_colocate`, its engine built with
+    our dtype and eager mode, and on vLLM's CPU build given a weight sync that works there (openrs.vllm_colocate)."""
+    from trl import GRPOConfig
+
+    from openrs.trainer import OpenRSGRPOTrainer
 
     def construct() -> Any:
-        return GRPOTrainer(
+        return OpenRSGRPOTrainer(
             model=model_path,
             reward_funcs=build_rewards(cfg),
             args=GRPOConfig(**grpo_kwargs),
@@ -144,8 +148,13 @@ def train(
     group: str,
     checkpoint: Path | None = None,
     extra_callbacks: list[Any] | None = None,
+    rollbacks_done: int = 0,
+    lr_factor: float = 1.0,
 ) -> dict[str, Any]:
-    """Run GRPO as configured, writing everything into `run_dir`. Returns the summary (also in summary.json)."""
+    """Run GRPO as configured, writing everything into `run_dir`. Returns the summary (also in summary.json): its
+    status is `completed`, `stopped` (by a guardrail), `rolling_back` (a guardrail asks to restart from
+    `guard.rollbacks[-1].to`, which openrs.run does), `interrupted` or `failed`. `rollbacks_done`: rollbacks this run
+    has had; `lr_factor`: the learning rate (and schedule) restored from `checkpoint` is multiplied by it."""
     from transformers import AutoTokenizer
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -154,6 +163,7 @@ def train(
     summary = start_summary(cfg, run_dir, run_name, checkpoint, main)
     attempt = AttemptRecorder(summary, run_dir, started)
     metrics_callback = MetricsFileCallback(run_dir)
+    guard = GuardCallback(cfg, run_dir, summary, main, rollbacks_done)
     trainer = wandb_run = None
     report = DataReport()
     try:
@@ -172,18 +182,21 @@ def train(
             record = write_run_records(cfg, run_dir, data)
             wandb_run = start_wandb(cfg, run_dir, run_name, group, plan, record)
         own = openrs_callbacks(cfg, run_dir)
-        callbacks = [metrics_callback, attempt, *own, *(extra_callbacks or [])]
+        callbacks = [metrics_callback, guard, attempt, *own, *(extra_callbacks or [])]
+        if lr_factor != 1.0:
+            callbacks.append(ScaleLearningRate(lr_factor))
         trainer = build_trainer(cfg, model_path, tokenizer, data, grpo_kwargs, callbacks)
         use_compact_progress(trainer)
         for callback in own:  # they read the trainer's buffers and model
             callback.trainer = trainer
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-        final_model = run_dir / "final_model"
-        trainer.save_model(str(final_model))
-        if main:
-            tokenizer.save_pretrained(str(final_model))
+        if guard.decision is None:
+            final_model = run_dir / "final_model"
+            trainer.save_model(str(final_model))
+            if main:
+                tokenizer.save_pretrained(str(final_model))
         require_scored_steps(metrics_callback, cfg)  # after the saves: every rank has left the collectives
-        summary.update(status="completed", final_model=str(final_model))
+        summary.update(guard_outcome(guard, trainer, run_dir, lr_factor_next=cfg.guard.rollback.lr_factor))
     except KeyboardInterrupt:
         summary.update(status="interrupted")
         raise
@@ -220,6 +233,20 @@ def require_scored_steps(metrics: MetricsFileCallback, cfg: OpenRSConfig) -> Non
         )
 
 
+def guard_outcome(guard: GuardCallback, trainer: Any, run_dir: Path, lr_factor_next: float) -> dict[str, Any]:
+    """How training ended as far as the guardrails go: `completed` with its final model, `stopped` with the
+    checkpoint the trainer saved at the stop, or `rolling_back` (the rollback recorded in the summary's guard)."""
+    firing = guard.decision
+    if firing is None:
+        return {"status": "completed", "final_model": str(run_dir / "final_model")}
+    if firing.action == "stop":
+        step = trainer.state.global_step
+        return {"status": "stopped", "stopped_by": firing.message, "checkpoint": str(run_dir / f"checkpoint-{step}")}
+    guard.record["rollbacks"].append({"step": firing.step, "detector": firing.detector, "onset": firing.onset,
+                                      "to": str(guard.rollback_to), "lr_factor": lr_factor_next})  # fmt: skip
+    return {"status": "rolling_back"}
+
+
 def end_summary(
     summary: dict[str, Any], cfg: OpenRSConfig, run_dir: Path, attempt: AttemptRecorder, trainer: Any,
     last_metrics: dict[str, Any], report: DataReport, checkpoint: Path | None,
@@ -254,6 +281,9 @@ def start_summary(cfg: OpenRSConfig, run_dir: Path, run_name: str, checkpoint: P
                      "wall_time_s": 0.0, "status": "running"})  # fmt: skip
     summary: dict[str, Any] = {"name": cfg.name, "run_name": run_name, "run_dir": str(run_dir), "status": "running",
                                "attempts": attempts}  # fmt: skip
+    guard = earlier.get("guard") or {}  # the firings and rollbacks of earlier attempts stay
+    summary["guard"] = {"firings": guard.get("firings", []), "rollbacks": guard.get("rollbacks", []),
+                        "stopped_by": None}  # fmt: skip
     if main:
         write_json(run_dir / "summary.json", summary)
     return summary

@@ -63,7 +63,8 @@ def walk(cls: type, prefix: str, seen: set[type]):
     seen.add(cls)
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        yield f"{prefix}{f.name}", cls, f.name
+        declared_in = next(base for base in cls.__mro__ if f.name in base.__dict__.get("__annotations__", {}))
+        yield f"{prefix}{f.name}", declared_in, f.name  # an inherited field is documented where it is declared
         for nested in nested_dataclasses(hints[f.name]):
             yield from walk(nested, f"{prefix}{f.name}.", seen)
 

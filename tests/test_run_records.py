@@ -106,3 +106,6 @@ def test_the_progress_line_names_each_reward_and_the_training_end() -> None:
     )
     assert progress_line(60, 60, {"train_runtime": 14.6, "train_loss": 0.1}) == "step 60/60  training done in 15s"
     assert progress_line(4, 60, {"benchmarks/average/pass@1": 0.125}) == "step 4/60  pass@1 0.125"
+    unscored = {"reward": 0.25, "rewards/accuracy/mean": float("nan"), "rewards/format/mean": 0.25}  # golds unparseable
+    assert progress_line(5, 60, unscored) == "step 5/60  reward 0.25 (accuracy n/a, format 0.25)"
+    assert progress_line(5, 60, {**unscored, "rewards/accuracy/mean": None}) == progress_line(5, 60, unscored)

@@ -105,6 +105,7 @@ def test_the_study_runs_end_to_end(smollm2_dir: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["steps"] == 2
+    assert summary["guard"]["firings"] == []  # a real model's healthy run
     assert [row["step"] for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row] == [1, 2]
     assert "rewards/accuracy/mean" in read_jsonl(run_dir / "metrics.jsonl")[0]
     comparison = summary["eval"]["comparison"]

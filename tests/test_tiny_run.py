@@ -48,6 +48,7 @@ def test_summary_records_how_the_run_ended(tiny_run) -> None:
     assert summary["wall_time_s"] > 0
     assert summary["data"]["rows_kept"] == 256
     assert "reward" in summary["final_metrics"]
+    assert summary["guard"] == {"firings": [], "rollbacks": [], "stopped_by": None}  # a healthy run: no guardrail fired
 
 
 def test_final_model_is_saved_and_loads(tiny_run) -> None:

@@ -1,0 +1,4 @@
+"""Guardrails: detectors over the metrics of every logged step, and what a run does when one fires.
+
+See docs/GUARDRAILS.md.
+"""
