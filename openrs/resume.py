@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 from openrs.errors import ConfigError
+from openrs.run_dir import ENDED
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def unfinished_run(fresh_run_dir: Path, run_name: str, look_beside: bool = True)
             record = json.loads(summary.read_text())
         except json.JSONDecodeError:
             continue
-        if record.get("run_name") == run_name and record.get("status") != "completed":
+        if record.get("run_name") == run_name and record.get("status") not in ENDED:
             found.append((summary.stat().st_mtime, run_dir))
     return max(found)[1] if found else None
 
@@ -131,7 +132,8 @@ def resume_target(
     """(run dir to write into, checkpoint to load). `resume` is `auto`, false, true, or a run directory path.
 
     `auto` (the default) continues an earlier run of the same command that was killed or failed after a checkpoint
-    (:func:`unfinished_run`), so relaunching a preempted job resumes it; otherwise it starts fresh. `true` picks the
+    (:func:`unfinished_run`), so relaunching a preempted job resumes it; otherwise it starts fresh. A run a guardrail
+    stopped ended on purpose: only `resume=<its dir>` continues it. `true` picks the
     most recent sibling of the fresh Hydra run dir (same experiment name) that has a checkpoint.
     """
     if resume in (False, None, "false", "False", ""):

@@ -20,9 +20,11 @@ from openrs.errors import ConfigError
 LOCK_FILE = ".openrs.lock"
 #: Records appended step by step; a resumed run rewinds them to its checkpoint's step.
 STEP_RECORDS = ("metrics.jsonl", "completions.jsonl")
-#: Keys that may differ between a run and its resumption: how it is launched, logged, evaluated and priced, and
-#: train.max_steps (a finished run may be continued to train longer). Everything else is what it trains.
-NOT_SETTINGS = ("resume", "dry_run", "logger", "eval", "cost", "train.max_steps")
+#: Keys that may differ between a run and its resumption: how it is launched, logged, evaluated, watched and priced,
+#: and train.max_steps (a finished run may be continued to train longer). Everything else is what it trains.
+NOT_SETTINGS = ("resume", "dry_run", "logger", "eval", "cost", "guard", "train.max_steps")
+#: How a run ended on purpose: the same command does not resume it (resume=<run dir> does).
+ENDED = ("completed", "stopped")
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -103,7 +105,7 @@ def claim_run_dir(run_dir: Path, config: dict[str, Any], resuming: bool) -> bool
         return False
     held = f"run {summary.get('run_name')!r} ({summary.get('status')})" if summary else "another run's records"
     elsewhere = "write this run elsewhere (hydra.run.dir=...)"
-    if summary is not None and summary.get("status") == "completed" and not resuming:
+    if summary is not None and summary.get("status") in ENDED and not resuming:
         raise ConfigError(f"{run_dir} already holds {held}; a new run there would mix its records with it: {elsewhere}"
                           " or delete that directory.")  # fmt: skip
     recorded = recorded_settings(run_dir)

@@ -190,14 +190,15 @@ def test_markdown_table_columns_and_cells(multirun: Path) -> None:
     comparison = build_comparison(load_inputs([str(multirun)]), last=10)
     headers = md_headers(comparison)
     assert headers == [
-        "run", "what differs", "status", "steps", "reward", "accuracy reward", "truncated (%)", "mean length",
+        "run", "what differs", "status", "steps", "guardrails", "reward", "accuracy reward", "truncated (%)",
+        "mean length",
         "AIME24", "MATH-500", "Avg", "eval from", "GPU-hours", "cost ($)",
     ]  # fmt: skip
     text = markdown(comparison)
     assert text.splitlines()[0] == "| " + " | ".join(headers) + " |"
     seed2 = next(line for line in text.splitlines() if "`train.seed=2`" in line)
     cells = [cell.strip() for cell in seed2.strip("|").split("|")]
-    assert cells[3:] == ["12/12", "0.300", "0.150", "50.0", "107.5", "46.7 ± 3.1", "85.0 ± 2.0", "65.8"] + [
+    assert cells[3:] == ["12/12", "—", "0.300", "0.150", "50.0", "107.5", "46.7 ± 3.1", "85.0 ± 2.0", "65.8"] + [
         "tiny/final",
         "2.00",
         "12.00",
@@ -209,9 +210,9 @@ def test_csv_reads_back_with_dictreader(multirun: Path) -> None:
     text = csv_text(build_comparison(load_inputs([str(multirun)]), last=5))
     rows = list(csv.DictReader(text.splitlines()))
     assert len(rows) == 2
-    assert list(rows[0])[:9] == [
-        "run", "what_differs", "status", "steps", "max_steps", "reward", "accuracy_reward", "truncation_rate",
-        "mean_length",
+    assert list(rows[0])[:10] == [
+        "run", "what_differs", "status", "steps", "max_steps", "guardrails", "reward", "accuracy_reward",
+        "truncation_rate", "mean_length",
     ]  # fmt: skip
     assert rows[0]["what_differs"] == "train.seed=1" and float(rows[0]["reward"]) == pytest.approx(0.2)
     assert float(rows[1]["aime24_ci_low"]) == pytest.approx(0.436) and rows[1]["eval_from"] == "tiny/final"
@@ -309,6 +310,10 @@ def test_command_line_end_to_end(tmp_path: Path) -> None:
     two = make_run(tmp_path / "runs" / "b", ["train.seed=2", "logger=none"], [0.2, 0.4, 0.6], seed=2)
     write_results(one / "eval" / "tiny" / "checkpoint-2", {"aime24": bench(0.3, 0.1)})
     write_results(two / "eval" / "tiny" / "checkpoint-2", {"aime24": bench(0.4, 0.1)})
+    summary = json.loads((two / "summary.json").read_text())
+    firings = [{"detector": "no_signal", "step": s, "action": "warn"} for s in (2, 3)]
+    summary["guard"] = {"firings": [*firings, {"detector": "kl_explosion", "step": 3, "action": "stop"}]}
+    (two / "summary.json").write_text(json.dumps(summary))
     out = tmp_path / "cmp"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "openrs.compare", str(one), str(two), "--out", str(out), "--last", "2"]
@@ -316,10 +321,12 @@ def test_command_line_end_to_end(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     header = next(line for line in result.stdout.splitlines() if line.startswith("| run |"))
     assert [cell.strip() for cell in header.strip("|").split("|")] == [
-        "run", "what differs", "status", "steps", "reward", "accuracy reward", "truncated (%)", "mean length",
+        "run", "what differs", "status", "steps", "guardrails", "reward", "accuracy reward", "truncated (%)",
+        "mean length",
         "AIME24", "Avg", "eval from", "GPU-hours", "cost ($)",
     ]  # fmt: skip
-    assert "| `train.seed=2` | completed | 3/3 | 0.500 |" in result.stdout
+    assert "| `train.seed=2` | completed | 3/3 | no_signal@2 warn x2; kl_explosion@3 stop | 0.500 |" in result.stdout
+    assert "| `train.seed=1` | completed | 3/3 | — |" in result.stdout  # a run that recorded no guard
     assert (out / "comparison.md").read_text() in result.stdout
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == [

@@ -47,6 +47,16 @@ def test_a_constant_reward_stops_the_run_with_a_checkpoint_and_exit_code_3(tmp_p
     assert (run_dir / "checkpoint-4" / "trainer_state.json").is_file() and not (run_dir / "final_model").exists()
     assert f"stopped by  {summary['stopped_by']}" in result.stdout
     assert [row["step"] for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row] == [1, 2, 3, 4]
+    # the same command does not resume a run that ended on purpose; resume=<its dir>, with the guard loosened, does
+    again = run_openrs("logger=none", reward("constant"), "train.max_steps=30", f"hydra.run.dir={run_dir}",
+                       cwd=tmp_path)  # fmt: skip
+    assert again.returncode == 2 and "already holds run" in again.stderr and "(stopped)" in again.stderr
+    loosened = run_openrs("logger=none", reward("constant"), "train.max_steps=6", "guard=off", f"resume={run_dir}",
+                          f"hydra.run.dir={tmp_path / 'unused'}", cwd=tmp_path)  # fmt: skip
+    assert loosened.returncode == 0, loosened.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["steps"] == 6
+    assert [f["detector"] for f in summary["guard"]["firings"]] == ["no_signal"]  # the earlier attempt's, kept
 
 
 def test_a_reward_for_length_is_stopped_as_a_length_blowup(tmp_path: Path) -> None:

@@ -107,6 +107,21 @@ def test_a_killed_process_group_resumes_with_the_same_command(tmp_path: Path) ->
     assert steps[-1] == 24 and set(steps) == set(range(1, 25))
 
 
+def test_a_guardrail_stops_both_ranks_at_the_same_step(tmp_path: Path) -> None:
+    """A constant reward under two processes: each rank sees the same gathered `frac_reward_zero_std`, so both
+    leave the loop at step 3 and save one checkpoint together; the launcher exits with the stop's code 3."""
+    run_dir = tmp_path / "run"
+    result = run_openrs("logger=none", "train.device=cpu", "train.max_steps=20", "train.save_steps=100",
+                        "reward.functions=[{name: 'tests.learning_rewards:constant'}]", "guard=off",
+                        "guard.no_signal={action: stop, window: 2, patience: 2}", *two_processes(),
+                        f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=300)  # fmt: skip
+    assert result.returncode == 3, result.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "stopped" and summary["steps"] == 3 and summary["processes"] == 2
+    assert result.stderr.count("openrs guard at step 3: no_signal") == 1  # rank 0 alone tells
+    assert (run_dir / "checkpoint-3" / "trainer_state.json").is_file()
+
+
 def test_two_machines_on_the_loopback_address(tmp_path: Path) -> None:
     """Two launchers with the same command, as two Slurm tasks (one per node) would run it: each reads its machine
     rank from SLURM_NODEID and the main address from SLURM_JOB_NODELIST; one process per machine, over gloo."""

@@ -63,6 +63,7 @@ class Run:
     final_eval: EvalResult | None = None
     eval_curves: dict[str, dict[str, list[CurvePoint]]] = field(default_factory=dict)  # benchmark -> series -> pts
     path: Path | None = None
+    guard: list[dict[str, Any]] | None = None  # summary.json's guardrail firings; None: not recorded (older, W&B)
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -246,6 +247,7 @@ def load_run(run_dir: Path, eval_preset: str | None = None) -> Run:
         resources=summary.get("resources") or {},
         metrics=metrics,
         path=run_dir,
+        guard=summary["guard"].get("firings", []) if isinstance(summary.get("guard"), dict) else None,
     )
     picked = _pick_preset(run_dir, eval_preset)
     if picked is not None:

@@ -110,9 +110,29 @@ def _steps(run: Run) -> str:
     return f"{run.steps}/{run.max_steps}" if run.max_steps is not None else str(run.steps)
 
 
+def guard_text(run: Run) -> str:
+    """The guardrails that fired, each once with its first step, action and count (`length_blowup@120 stop`,
+    `no_signal@30 warn x3`); `none` when none did; `—` when the run recorded none (older runs, W&B)."""
+    if run.guard is None:
+        return MISSING
+    if not run.guard:
+        return "none"
+    seen: dict[str, list[dict[str, Any]]] = {}
+    for firing in run.guard:
+        seen.setdefault(firing.get("detector", "?"), []).append(firing)
+    parts = []
+    for detector, firings in seen.items():
+        actions = [f.get("action") for f in firings]
+        strongest = next((a for a in ("stop", "rollback", "warn") if a in actions), actions[-1])
+        parts.append(f"{detector}@{firings[0].get('step')} {strongest}" + (f" x{len(firings)}" if len(firings) > 1
+                                                                              else ""))  # fmt: skip
+    return "; ".join(parts)
+
+
 def md_headers(comparison: Comparison) -> list[str]:
     """The markdown columns in order (benchmark columns and the baseline's two depend on the comparison)."""
-    headers = ["run", "what differs", "status", "steps", "reward", "accuracy reward", "truncated (%)", "mean length"]
+    headers = ["run", "what differs", "status", "steps", "guardrails", "reward", "accuracy reward", "truncated (%)",
+               "mean length"]  # fmt: skip
     headers += [DISPLAY_NAMES.get(name, name) for name in comparison.benchmarks]
     headers += ["Avg", "eval from", "GPU-hours", "cost ($)"]
     if comparison.baseline is not None:
@@ -127,6 +147,7 @@ def _md_cells(row: Row, comparison: Comparison) -> list[str]:
         f"`{_escape(row.differs)}`",
         _escape(run.status),
         _steps(run),
+        _escape(guard_text(run)),
         _fmt(row.reward, ".3f"),
         _fmt(row.accuracy_reward, ".3f"),
         _fmt(row.truncation_rate, ".1f", 100),
@@ -152,6 +173,8 @@ def _resource(run: Run, key: str) -> float | None:
 
 def _notes(comparison: Comparison) -> list[str]:
     notes = [
+        "guardrails: each detector that fired during training (summary.json `guard`), at its first firing's step, "
+        "with its strongest action and how often it fired; `none`: none fired (docs/GUARDRAILS.md).",
         f"reward, accuracy reward (`{ACCURACY_REWARD}`), truncated (`{CLIPPED_RATIO}`: share of completions that "
         f"hit the length limit) and mean length (tokens): mean over the last {comparison.last} logged steps.",
         "Benchmarks: pass@1 in % of the run's newest evaluation (`eval from`: `<preset>/final` after training, else "
@@ -200,6 +223,7 @@ def csv_rows(comparison: Comparison) -> list[dict[str, Any]]:
             "status": run.status,
             "steps": run.steps,
             "max_steps": run.max_steps,
+            "guardrails": guard_text(run) if run.guard is not None else None,
             "reward": row.reward,
             "accuracy_reward": row.accuracy_reward,
             "truncation_rate": row.truncation_rate,
