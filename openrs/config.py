@@ -284,8 +284,13 @@ class AlgorithmConfig:
     mask_truncated_completions: bool = False  # leave completions cut at max_completion_length out of the loss (DAPO)
     use_bias_correction_kl: bool = False  # TRL >= 1.x corrects the k3 KL estimator; the 2025 GRPO did not
     vllm_importance_sampling_correction: bool = False  # TRL >= 1.x corrects vLLM/trainer logprob mismatch
+    # DAPO's dynamic sampling: generate more groups until the batch holds only groups whose rewards differ (those
+    # whose rewards all match carry no advantage); costs the extra generation (docs/GUARDRAILS.md)
+    dynamic_sampling: bool = False
+    max_sampling_rounds: int = 4  # dynamic_sampling: generation rounds a step at most (then masked groups fill it)
 
     def __post_init__(self) -> None:
+        at_least("algorithm", self, 1, "max_sampling_rounds")
         at_least("algorithm", self, 0, "beta")
         within("algorithm", self, "epsilon", 0, float("inf"), open_low=True)
         within("algorithm", self, "epsilon_high", 0, float("inf"), open_low=True)
@@ -644,6 +649,14 @@ class OpenRSConfig:
                 f"{processes} process(es) x train.gradient_accumulation_steps={train.gradient_accumulation_steps} = "
                 f"{generation_batch}) is not divisible by train.num_generations={train.num_generations}. Choose "
                 "sizes whose product is a multiple of num_generations (the paper: 6 x 3 x 4 = 72, 6 generations)."
+            )
+        local_batch = train.per_device_train_batch_size * train.gradient_accumulation_steps
+        if self.algorithm.dynamic_sampling and local_batch % train.num_generations:
+            raise ConfigError(
+                f"algorithm.dynamic_sampling keeps or drops whole groups on each process, so each process's generation "
+                f"batch (train.per_device_train_batch_size={train.per_device_train_batch_size} x "
+                f"train.gradient_accumulation_steps={train.gradient_accumulation_steps} = {local_batch}) must be a "
+                f"multiple of train.num_generations={train.num_generations}."
             )
 
 

@@ -104,6 +104,7 @@ def build_trainer(cfg: OpenRSConfig, model_path: str, tokenizer: Any, data: Any,
             processing_class=tokenizer,
             peft_config=build_peft_config(cfg),
             callbacks=callbacks,
+            max_sampling_rounds=cfg.algorithm.max_sampling_rounds if cfg.algorithm.dynamic_sampling else 0,
         )
 
     if grpo_kwargs.get("vllm_mode") != "colocate":
