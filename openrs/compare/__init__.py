@@ -50,6 +50,7 @@ def compare(
     last: int = 10,
     baseline: str | None = None,
     eval_preset: str | None = None,
+    x: str = "step",
 ) -> CompareOutput:
     """Load `inputs`, write `comparison.md`, `comparison.csv` and the figures into `out_dir`.
 
@@ -71,5 +72,5 @@ def compare(
     comparison = build_comparison(runs, last=last, baseline=base)
     md_path, csv_path = write_tables(comparison, Path(out_dir))
     labels = _unique([row.differs for row in comparison.rows], [run.name for run in runs])
-    plots = plot_comparison(runs, labels, Path(out_dir))
+    plots = plot_comparison(runs, labels, Path(out_dir), x)
     return CompareOutput(md_path, csv_path, plots, markdown(comparison))

@@ -1,4 +1,5 @@
-"""`python -m openrs.compare RUN_OR_MULTIRUN_DIR... [--out DIR] [--last N] [--baseline RUN] [--eval-preset NAME]`."""
+"""`python -m openrs.compare RUN_OR_MULTIRUN_DIR... [--out DIR] [--last N] [--baseline RUN] [--eval-preset NAME]
+[--x step|tokens]`."""
 
 from __future__ import annotations
 
@@ -45,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="take eval scores from <run>/eval/NAME/ (default: any preset but validation and during_training)",
     )
+    parser.add_argument(
+        "--x",
+        choices=["step", "tokens"],
+        default="step",
+        help="the plots' x axis: the training step (default), or the tokens generated so far (runs at equal cost)",
+    )
     return parser
 
 
@@ -56,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
 def compare_and_print(args: argparse.Namespace) -> int:
     """Compare, then print where the table and plots went, and the table."""
     out_dir = args.out or Path("outputs") / "compare" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    result = compare(args.inputs, out_dir, last=args.last, baseline=args.baseline, eval_preset=args.eval_preset)
+    result = compare(args.inputs, out_dir, last=args.last, baseline=args.baseline, eval_preset=args.eval_preset,
+                     x=args.x)  # fmt: skip
     print(f"table     {result.markdown_path}")
     print(f"csv       {result.csv_path}")
     for path in result.plots:

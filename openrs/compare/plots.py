@@ -1,4 +1,6 @@
 """PNG figures over training steps, one per metric, one line per run (labelled by what differs): the paper's plots.
+With `x="tokens"` the x axis is the tokens generated so far instead (TRL's `num_tokens`: prompt and completion
+tokens of every generated batch, all processes and all dynamic-sampling rounds), to compare runs at equal cost.
 
 Training metrics: `reward.png`, `accuracy_reward.png`, `completion_length.png`, `truncation_rate.png`, `kl.png`.
 Eval accuracy: `eval_<benchmark>.png` (and `eval_average.png`) from the checkpoint evaluations of the compared
@@ -16,7 +18,10 @@ from pathlib import Path
 from openrs.compare.runs import Run
 from openrs.evaluation.report import DISPLAY_NAMES
 
-__all__ = ["TRAINING_FIGURES", "plot_comparison"]
+__all__ = ["TRAINING_FIGURES", "X_AXES", "plot_comparison"]
+
+#: The x axes a comparison can be drawn over: its label, and the metric that maps a step to it (None: the step).
+X_AXES = {"step": ("training step", None), "tokens": ("rollout tokens (prompts + completions)", "num_tokens")}
 
 # (file stem, metrics.jsonl key, y-axis label)
 TRAINING_FIGURES: tuple[tuple[str, str, str], ...] = (
@@ -38,11 +43,29 @@ def _new_figure():
     return figure
 
 
-def _finish(figure, ax, title: str, ylabel: str, path: Path) -> Path:
+def x_values(run: Run, x: str) -> dict[int, float] | None:
+    """step -> x for a run (the step itself, or its `num_tokens`; step 0, the starting model, is 0 tokens); None
+    when the run did not log the metric."""
+    key = X_AXES[x][1]
+    if key is None:
+        return None
+    values = run.metrics.get(key)
+    return {0: 0.0, **values} if values else {}
+
+
+def _at(points: Sequence, run: Run, x: str) -> list:
+    """(step, ...) points with the step replaced by the x value (points without one are dropped)."""
+    mapping = x_values(run, x)
+    if mapping is None:
+        return list(points)
+    return [(mapping[p[0]], *p[1:]) for p in points if p[0] in mapping]
+
+
+def _finish(figure, ax, title: str, ylabel: str, path: Path, x: str = "step") -> Path:
     """Axis labels, grid, and the legend below the axes (labels can be long override lists)."""
     from matplotlib.ticker import MaxNLocator
 
-    ax.set(xlabel="training step", ylabel=ylabel, title=title)
+    ax.set(xlabel=X_AXES[x][0], ylabel=ylabel, title=title)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
@@ -52,26 +75,27 @@ def _finish(figure, ax, title: str, ylabel: str, path: Path) -> Path:
     return path
 
 
-def _plot_metric(runs: Sequence[Run], labels: Sequence[str], key: str, ylabel: str, path: Path) -> Path | None:
-    series = [(i, label, run.metrics.get(key)) for i, (run, label) in enumerate(zip(runs, labels, strict=True))]
-    series = [(i, label, values) for i, label, values in series if values]
+def _plot_metric(runs: Sequence[Run], labels: Sequence[str], key: str, ylabel: str, path: Path,
+                 x: str = "step") -> Path | None:  # fmt: skip
+    series = [(i, label, _at(sorted(run.metrics.get(key, {}).items()), run, x))
+              for i, (run, label) in enumerate(zip(runs, labels, strict=True))]  # fmt: skip
+    series = [(i, label, points) for i, label, points in series if points]
     if not series:
         return None
     figure = _new_figure()
     ax = figure.add_subplot()
-    for index, label, values in series:
-        steps = sorted(values)
+    for index, label, points in series:
         ax.plot(
-            steps,
-            [values[s] for s in steps],
+            [p[0] for p in points],
+            [p[1] for p in points],
             color=f"C{index % 10}",
             label=label,
-            marker="." if len(steps) < 30 else None,
+            marker="." if len(points) < 30 else None,
         )
-    return _finish(figure, ax, f"{ylabel} over training", ylabel, path)
+    return _finish(figure, ax, f"{ylabel} over training", ylabel, path, x)
 
 
-def _plot_benchmark(runs: Sequence[Run], labels: Sequence[str], name: str, path: Path) -> Path | None:
+def _plot_benchmark(runs: Sequence[Run], labels: Sequence[str], name: str, path: Path, x: str = "step") -> Path | None:
     figure = _new_figure()
     ax = figure.add_subplot()
     drawn = False
@@ -79,7 +103,9 @@ def _plot_benchmark(runs: Sequence[Run], labels: Sequence[str], name: str, path:
     for index, (run, label) in enumerate(zip(runs, labels, strict=True)):
         all_series = run.eval_curves.get(name, {})
         for series, points in all_series.items():
-            points = sorted(points)
+            points = _at(sorted(points), run, x)
+            if not points:
+                continue
             steps = [p[0] for p in points]
             color = f"C{index % 10}"
             style = "--" if series == "during training" else "-"
@@ -93,26 +119,27 @@ def _plot_benchmark(runs: Sequence[Run], labels: Sequence[str], name: str, path:
     if not drawn:
         return None
     title = f"{DISPLAY_NAMES.get(name, name)}: pass@1 over training"
-    return _finish(figure, ax, title, "pass@1 (%)", path)
+    return _finish(figure, ax, title, "pass@1 (%)", path, x)
 
 
 def _file_stem(name: str) -> str:
     return re.sub(r"[^\w.\-]+", "_", name)
 
 
-def plot_comparison(runs: Sequence[Run], labels: Sequence[str], out_dir: Path) -> list[Path]:
-    """Every figure some run has data for, into `out_dir`; returns the PNG paths written (see module docstring)."""
+def plot_comparison(runs: Sequence[Run], labels: Sequence[str], out_dir: Path, x: str = "step") -> list[Path]:
+    """Every figure some run has data for, into `out_dir`, over `x` (a key of X_AXES); returns the PNG paths
+    written (see module docstring)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for stem, key, ylabel in TRAINING_FIGURES:
-        path = _plot_metric(runs, labels, key, ylabel, out_dir / f"{stem}.png")
+        path = _plot_metric(runs, labels, key, ylabel, out_dir / f"{stem}.png", x)
         if path is not None:
             written.append(path)
     names = {name for run in runs for name in run.eval_curves}
     ordered = [n for n in DISPLAY_NAMES if n in names] + sorted(names - set(DISPLAY_NAMES) - {"average"})
     for name in ordered + (["average"] if "average" in names else []):
-        path = _plot_benchmark(runs, labels, name, out_dir / f"eval_{_file_stem(name)}.png")
+        path = _plot_benchmark(runs, labels, name, out_dir / f"eval_{_file_stem(name)}.png", x)
         if path is not None:
             written.append(path)
     return written
