@@ -122,6 +122,20 @@ def test_a_guardrail_stops_both_ranks_at_the_same_step(tmp_path: Path) -> None:
     assert (run_dir / "checkpoint-3" / "trainer_state.json").is_file()
 
 
+def test_dynamic_sampling_runs_the_same_rounds_on_both_ranks(tmp_path: Path) -> None:
+    """Each rank keeps its own groups but every rank runs as many rounds as the one that needs most (the rounds'
+    gathers would otherwise hang): two processes, 8 completions each, train to the end."""
+    run_dir = tmp_path / "run"
+    result = run_openrs("logger=none", "train.device=cpu", "train.max_steps=4", "train.save_steps=100",
+                        "algorithm.dynamic_sampling=true", *two_processes(), f"hydra.run.dir={run_dir}",
+                        cwd=tmp_path, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [row for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row]
+    assert [row["step"] for row in rows] == [1, 2, 3, 4]
+    assert all(1 <= row["dynamic_sampling/rounds"] <= 4 for row in rows)
+    assert json.loads((run_dir / "summary.json").read_text())["processes"] == 2
+
+
 def test_two_machines_on_the_loopback_address(tmp_path: Path) -> None:
     """Two launchers with the same command, as two Slurm tasks (one per node) would run it: each reads its machine
     rank from SLURM_NODEID and the main address from SLURM_JOB_NODELIST; one process per machine, over gloo."""
