@@ -139,6 +139,10 @@ class NoSignal(Above):
     name, key = "no_signal", "frac_reward_zero_std"
     describe = "the fraction of groups whose rewards are all equal (no advantage to learn from)"
 
+    def message(self, average: float, step: int, onset: int) -> str:
+        return (f"{super().message(average, step, onset)}. The data may be too easy or too hard for the model; "
+                "algorithm.dynamic_sampling=true trains only on groups whose rewards differ")  # fmt: skip
+
 
 class KlExplosion(Above):
     name, key, describe = "kl_explosion", "kl", "the KL divergence from the reference model"
