@@ -59,6 +59,20 @@ def test_grpo_with_colocated_vllm_keeps_the_engine_on_the_policy(tmp_path: Path)
     assert during["backend"] == "vllm"  # in-training evaluation used the trainer's colocated engine
 
 
+def test_dapo_with_dynamic_sampling_joins_vllm_rounds(tmp_path: Path) -> None:
+    """algorithm=dapo (dynamic sampling, vLLM importance-sampling correction) on the colocated engine: the joined
+    batch carries the engine's log-probs and the correction's ratios of every round, padded to one width."""
+    run_dir = tmp_path / "run"
+    args = ["rollout=vllm_colocate", "algorithm=dapo", "train.device=cpu", "train.max_steps=3", "train.save_steps=100",
+            "logger=none", "logger.sample_completions_every=0", f"hydra.run.dir={run_dir}"]  # fmt: skip
+    result = run_module("openrs", *args, cwd=tmp_path, env=ENV, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    steps = [row for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row]
+    assert len(steps) == 3 and all(1 <= row["dynamic_sampling/rounds"] <= 4 for row in steps)
+    assert any(row["dynamic_sampling/rounds"] > 1 for row in steps)  # rounds were joined
+    assert all(row["sampling/sampling_logp_difference/max"] < 1e-4 for row in steps)
+
+
 def test_server_mode_is_refused_on_cpu_before_anything_starts(tmp_path: Path) -> None:
     result = run_module("openrs", "rollout=vllm_server", "train.device=cpu", "logger=none", cwd=tmp_path, env=ENV)
     assert result.returncode == 2 and "NCCL" in result.stderr and "Traceback" not in result.stderr
