@@ -66,7 +66,8 @@ def pool(dirs: list[Path]) -> dict[str, list[bool]]:
 
 def line(label: str, result: dict) -> str:
     lo, hi = result["ci"]
-    return f"{label}: {100 * result['difference']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]  ({result['verdict']})"
+    gain = f"{100 * result['difference']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]  ({result['verdict']})"
+    return f"{label}: {gain}" if label else gain
 
 
 def per_seed(recipe: Path, dynamic: Path, seed: int) -> dict:
