@@ -140,8 +140,7 @@ def train_here(cfg: OpenRSConfig, run_dir: Path, name: str, checkpoint: Path | N
     rollbacks = len(((read_summary(run_dir) or {}).get("guard") or {}).get("rollbacks") or [])
     lr_factor = 1.0
     while True:
-        attempt_name = name if not rollbacks else f"{name}-rollback{rollbacks}"  # W&B: one run per trajectory
-        summary = train(cfg, run_dir, attempt_name, cfg.logger.group or cfg.name, checkpoint, rollbacks_done=rollbacks,
+        summary = train(cfg, run_dir, name, cfg.logger.group or cfg.name, checkpoint, rollbacks_done=rollbacks,
                         lr_factor=lr_factor)  # fmt: skip
         if summary["status"] != "rolling_back":
             return summary
@@ -270,8 +269,9 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         f"  metrics     {run_dir / 'metrics.jsonl'}",
         f"  summary     {run_dir / 'summary.json'}",
         f"  provenance  {run_dir / 'provenance.json'}",
-        f"  final model {summary.get('final_model')}",
     ]
+    if summary.get("final_model"):
+        lines.append(f"  final model {summary['final_model']}")
     if (run_dir / "completions.jsonl").exists():
         lines.append(f"  completions {run_dir / 'completions.jsonl'}")
     lines += guard_lines(summary, run_dir)

@@ -155,7 +155,8 @@ def train(
     """Run GRPO as configured, writing everything into `run_dir`. Returns the summary (also in summary.json): its
     status is `completed`, `stopped` (by a guardrail), `rolling_back` (a guardrail asks to restart from
     `guard.rollbacks[-1].to`, which openrs.run does), `interrupted` or `failed`. `rollbacks_done`: rollbacks this run
-    has had; `lr_factor`: the learning rate (and schedule) restored from `checkpoint` is multiplied by it."""
+    has had (its W&B run is then named `<run_name>-rollback<n>`: W&B steps cannot go back); `lr_factor`: the learning
+    rate (and schedule) restored from `checkpoint` is multiplied by it."""
     from transformers import AutoTokenizer
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -176,12 +177,13 @@ def train(
         data = prepare_dataset(cfg, tokenizer)
         report = data.report
         plan = build_plan(cfg, str(run_dir))
-        grpo_kwargs = dict(plan["grpo"], run_name=run_name)
+        tracked_name = f"{run_name}-rollback{rollbacks_done}" if rollbacks_done else run_name
+        grpo_kwargs = dict(plan["grpo"], run_name=tracked_name)
         init_kwargs = grpo_kwargs["model_init_kwargs"]
         init_kwargs["attn_implementation"] = resolve_attention(init_kwargs["attn_implementation"])
         if main:
             record = write_run_records(cfg, run_dir, data)
-            wandb_run = start_wandb(cfg, run_dir, run_name, group, plan, record)
+            wandb_run = start_wandb(cfg, run_dir, tracked_name, group, plan, record)
         own = openrs_callbacks(cfg, run_dir)
         callbacks = [metrics_callback, guard, attempt, *own, *(extra_callbacks or [])]
         if lr_factor != 1.0:

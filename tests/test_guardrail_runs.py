@@ -45,7 +45,7 @@ def test_a_constant_reward_stops_the_run_with_a_checkpoint_and_exit_code_3(tmp_p
     assert summary["status"] == "stopped" and summary["steps"] == 4
     assert summary["guard"]["stopped_by"]["detector"] == "no_signal"
     assert (run_dir / "checkpoint-4" / "trainer_state.json").is_file() and not (run_dir / "final_model").exists()
-    assert f"stopped by  {summary['stopped_by']}" in result.stdout
+    assert f"stopped by  {summary['stopped_by']}" in result.stdout and "final model" not in result.stdout
     assert [row["step"] for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row] == [1, 2, 3, 4]
     # the same command does not resume a run that ended on purpose; resume=<its dir>, with the guard loosened, does
     again = run_openrs("logger=none", reward("constant"), "train.max_steps=30", f"hydra.run.dir={run_dir}",
@@ -95,6 +95,7 @@ def test_a_kl_explosion_rolls_back_with_a_lower_learning_rate_and_recovers(tmp_p
                       "train.save_steps=2", "train.save_total_limit=null", "guard.rollback.lr_factor=0.01",
                       detector="kl_explosion", action="rollback")  # fmt: skip
     assert summary["status"] == "completed" and fired(summary) == [("kl_explosion", "rollback")]
+    assert summary["run_name"] == "guard-kl_explosion"  # the command's name: resume=auto still finds the run
     (rollback,) = summary["guard"]["rollbacks"]
     assert Path(rollback["to"]).name == "checkpoint-2" and rollback["step"] == 8
     rows = [row for row in read_jsonl(tmp_path / "metrics.jsonl") if "reward" in row]
