@@ -360,3 +360,20 @@ def test_curves_over_rollout_tokens_put_runs_at_equal_cost(tmp_path: Path) -> No
     written = plot_comparison([run], ["seed 1"], tmp_path / "plots", x="tokens")
     assert {p.name for p in written} >= {"reward.png", "eval_aime24.png"}
     assert main([str(run_dir), "--x", "tokens", "--out", str(tmp_path / "cli")]) == 0
+
+
+def test_a_long_legend_makes_the_figure_taller_not_the_axes_smaller(tmp_path: Path) -> None:
+    """Labels are override lists that can wrap over lines; the figure grows so the plot keeps its height."""
+    import struct
+
+    from openrs.compare.plots import plot_comparison
+
+    run = load_run(make_run(tmp_path / "run", ["train.seed=1"], [0.1, 0.2, 0.3]))
+
+    def height(labels: list[str], out: str) -> int:
+        (path,) = [p for p in plot_comparison([run] * len(labels), labels, tmp_path / out) if p.name == "reward.png"]
+        return struct.unpack(">II", path.read_bytes()[16:24])[1]  # the PNG header's height
+
+    short = height(["seed 1"], "short")
+    long = height(["algorithm.dynamic_sampling=true " * 8] * 6, "long")
+    assert long > short + 100

@@ -71,6 +71,8 @@ def _finish(figure, ax, title: str, ylabel: str, path: Path, x: str = "step") ->
     handles, labels = ax.get_legend_handles_labels()
     wrapped = [textwrap.fill(label, 110) for label in labels]
     figure.legend(handles, wrapped, loc="outside lower center", fontsize="small", ncols=1)
+    legend_lines = sum(label.count("\n") + 1 for label in wrapped)
+    figure.set_size_inches(8, 3.6 + 0.2 * legend_lines)  # the axes keep their height however long the legend
     figure.savefig(path, dpi=120)
     return path
 
