@@ -64,3 +64,24 @@ class ModelShape:
         """Every parameter of the model (a tied output head shares the embedding's)."""
         embeddings = self.vocab_size * self.hidden_size * (1 if self.tie_embeddings else 2)
         return embeddings + self.num_layers * self.layer_parameters() + self.hidden_size
+
+
+def projection_shapes(shape: ModelShape) -> dict[str, tuple[int, int]]:
+    """(in, out) features of each linear projection of a decoder layer, by its module name."""
+    hidden, q_width, kv_width = shape.hidden_size, shape.num_heads * shape.head_dim, shape.num_kv_heads * shape.head_dim
+    return {
+        "q_proj": (hidden, q_width), "k_proj": (hidden, kv_width), "v_proj": (hidden, kv_width),
+        "o_proj": (q_width, hidden), "gate_proj": (hidden, shape.intermediate_size),
+        "up_proj": (hidden, shape.intermediate_size), "down_proj": (shape.intermediate_size, hidden),
+    }  # fmt: skip
+
+
+def lora_parameters(shape: ModelShape, rank: int, target_modules: list[str]) -> int:
+    """A LoRA adapter's parameters: A (rank x in) and B (out x rank) on each targeted projection of every layer."""
+    projections = projection_shapes(shape)
+    unknown = sorted(set(target_modules) - set(projections))
+    if unknown:
+        raise ValueError(f"peft.target_modules {unknown}: not a projection of a {shape.model_type} layer "
+                         f"({', '.join(projections)})")  # fmt: skip
+    per_layer = sum(rank * (projections[name][0] + projections[name][1]) for name in set(target_modules))
+    return shape.num_layers * per_layer
