@@ -195,8 +195,19 @@ def test_ctrl_c_is_one_line_and_the_run_records_it(tmp_path: Path) -> None:
     deadline = time.time() + 120
     while not (run_dir / "metrics.jsonl").exists() and time.time() < deadline:
         time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    # Python can drop a Ctrl-C that lands while a finalizer (__del__) runs ("Exception ignored in ..."): seen once
+    # in a CI rehearsal in many runs. A user would press it again; so does the test, at most 5 times, 10 s apart
+    # (communicate keeps reading stderr meanwhile, so the run never blocks on a full pipe).
+    stderr = None
+    for _ in range(5):
+        process.send_signal(signal.SIGINT)
+        try:
+            _, stderr = process.communicate(timeout=10)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    if stderr is None:
+        _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr[-2000:]
     assert "openrs: interrupted (what was written is kept; the same command continues it)" in stderr
     assert "Traceback" not in stderr
