@@ -126,7 +126,9 @@ def run_rank(cfg: OpenRSConfig, run_dir: Path, name: str) -> int:
         logging.getLogger().setLevel(logging.WARNING)  # one copy of each progress line: rank 0's
     checkpoint = resume_target(cfg.resume, run_dir, name)[1] if cfg.resume not in (False, "auto") else None
     summary = train_here(cfg, run_dir, name, checkpoint)
-    return 0 if summary["status"] in ("completed", "stopped") else 1  # a guardrail's stop ends every rank cleanly
+    from openrs.run_dir import ENDED
+
+    return 0 if summary["status"] in ENDED else 1  # a guardrail's stop ends every rank cleanly
 
 
 def train_here(cfg: OpenRSConfig, run_dir: Path, name: str, checkpoint: Path | None) -> dict[str, Any]:

@@ -124,3 +124,14 @@ def test_the_shipped_defaults_are_the_schema_defaults() -> None:
 def test_a_bad_guard_option_names_its_key(override: str, names: str) -> None:
     with pytest.raises(ConfigError, match=names.replace(".", r"\.")):
         compose_config(override)
+
+
+def test_a_misspelt_validation_metric_is_named_at_the_first_evaluation(caplog) -> None:
+    cfg = RewardHackingConfig(validation_metric="eval_rewards/acuracy/mean")
+    detector = RewardHacking(cfg)
+    detector.observe(1, {"reward": 0.1})
+    detector.observe(2, {"eval_reward": 0.2, "eval_rewards/accuracy/mean": 0.2})
+    detector.observe(4, {"eval_reward": 0.2, "eval_rewards/accuracy/mean": 0.2})
+    warnings = [r.getMessage() for r in caplog.records if "validation_metric" in r.getMessage()]
+    assert len(warnings) == 1 and "eval_rewards/acuracy/mean" in warnings[0]
+    assert "eval_rewards/accuracy/mean" in warnings[0]  # the names it could have meant

@@ -10,6 +10,7 @@ where a rollback may return to.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from openrs.config import DetectorConfig, GuardConfig, LengthBlowupConfig, Rewar
 #: The verdict counts the correctness rewards log per call (openrs.rewards.correctness), summed by `verifier`.
 VERIFIER_TROUBLE = ("verify_timeouts", "verify_errors", "unparseable_gold")
 FOREIGN_FRACTION = "openrs/foreign_fraction"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -93,11 +96,6 @@ class Detector:
         return (f"{self.name}: {self.describe} is {average:.4g}{over}, past {self.limit():.4g} for "
                 f"{self.cfg.patience} logged step(s), since step {onset}")  # fmt: skip
 
-    def reset(self) -> None:
-        """Forget what was seen (a rollback replays the steps after its checkpoint)."""
-        self.values.clear()
-        self.streak.clear()
-
 
 class LengthBlowup(Detector):
     name, describe = "length_blowup", "the clipped ratio (completions cut at max_completion_length)"
@@ -117,10 +115,6 @@ class LengthBlowup(Detector):
     def message(self, average: float, step: int, onset: int) -> str:
         return (f"{super().message(average, step, onset)}; it rose from {self.lowest:.3g}. Completions are running "
                 "into the length limit (the Open-RS Exp1 failure)")  # fmt: skip
-
-    def reset(self) -> None:
-        super().reset()
-        self.lowest = None
 
 
 class Above(Detector):
@@ -230,8 +224,10 @@ class RewardHacking(Detector):
         self.train_rewards: list[float] = []  # since the last evaluation
         self.best: tuple[int, float, float] | None = None  # step, validation score, training reward then
         self.latest_train = 0.0
+        self.warned = False
 
     def observe(self, step: int, logs: dict[str, Any]) -> Firing | None:
+        self.check_metric_name(logs)
         reward = number(logs.get(self.cfg.train_metric))
         if reward is not None and math.isfinite(reward):
             self.train_rewards.append(reward)
@@ -259,10 +255,14 @@ class RewardHacking(Detector):
         return Firing(self.name, step, best_step + 1, best_step, round(score, 6),
                       round(best_score - self.cfg.threshold, 6), message, str(self.cfg.action))  # fmt: skip
 
-    def reset(self) -> None:
-        super().reset()
-        self.train_rewards.clear()
-        self.best = None
+    def check_metric_name(self, logs: dict[str, Any]) -> None:
+        """At the first evaluation: warn once when it did not log validation_metric (a misspelt name never fires)."""
+        evaluated = sorted(key for key in logs if key.startswith("eval_"))
+        if evaluated and not self.warned and self.cfg.validation_metric not in logs:
+            self.warned = True
+            log.warning("guard.reward_hacking.validation_metric=%s is not among the evaluation's metrics, so "
+                        "reward_hacking cannot fire; they are: %s", self.cfg.validation_metric,
+                        ", ".join(evaluated))  # fmt: skip
 
 
 def build_detectors(guard: GuardConfig, samples_per_call: int) -> list[Detector]:
