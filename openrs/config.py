@@ -619,6 +619,26 @@ class CostConfig:
             raise ConfigError(f"cost.gpu_prices has negative prices {negative}; prices are $/GPU-hour, at least 0.")
 
 
+class MemoryCheck(StrEnum):
+    stop = "stop"  # a run whose memory plan does not fit stops before any download, with the plan and fixes
+    warn = "warn"  # the plan and fixes are printed and the run goes on
+    off = "off"  # no memory plan before launch (the dry run still shows it)
+
+
+@dataclass
+class MemoryConfig:
+    """The memory plan before launch (openrs.memory, docs/MEMORY.md)."""
+
+    check: MemoryCheck = MemoryCheck.stop  # stop|warn|off: what a plan that does not fit the GPUs does to the run
+    # GiB of one GPU of cost.gpu_type when the type is not in openrs.memory.gpus's table; null: the table, or the GPU
+    # torch sees
+    gpu_memory_gib: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.gpu_memory_gib is not None and self.gpu_memory_gib <= 0:
+            raise ConfigError(f"memory.gpu_memory_gib={self.gpu_memory_gib}: a GPU's memory in GiB, above 0 (or null).")
+
+
 @dataclass
 class OpenRSConfig:
     name: str = "tiny"  # experiment name: run dir, W&B group and run name start with it
@@ -639,6 +659,7 @@ class OpenRSConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)  # eval=tiny|paper|robust: after_train, during_training
     cost: CostConfig = field(default_factory=CostConfig)  # cost.*: GPU prices for the cost in summary.json
     guard: GuardConfig = field(default_factory=GuardConfig)  # guard=default|off: what training watches, and acts on
+    memory: MemoryConfig = field(default_factory=MemoryConfig)  # memory.*: the memory plan's check before launch
 
     def __post_init__(self) -> None:
         train, processes = self.train, self.launcher.training_processes

@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from openrs.checks import check_config, check_machine, check_resources, disk_need
 from openrs.config import EvalConfig, LauncherName, ModelConfig, OpenRSConfig, typed_config
 from openrs.errors import run_explained
+from openrs.memory.report import check_memory, memory_section
 from openrs.naming import run_name
 from openrs.plan import build_plan
 
@@ -33,6 +34,7 @@ def run(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], explicit_d
     if cfg.dry_run:
         plan = build_plan(cfg, str(hydra_run_dir))
         plan["grpo"]["run_name"] = name
+        plan["memory"] = memory_section(cfg)
         sys.stdout.write(json.dumps(plan, indent=2, sort_keys=False) + "\n")
         return 0
 
@@ -58,6 +60,7 @@ def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], n
     machine = machine_layout(cfg)
     gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     check_machine(cfg, torch.cuda.is_available(), gpu_count, first_machine=machine.rank == 0)
+    check_memory(cfg, torch.cuda.is_available())
     run_dir, checkpoint = resume_target(cfg.resume, hydra_run_dir, name, look_beside=not explicit_dir)
     check_resources(cfg, run_dir)  # before the run dir is touched: a refused run changes nothing there
     lock = take_run_dir(cfg, run_dir, checkpoint) if machine.rank == 0 else None

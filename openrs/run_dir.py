@@ -22,7 +22,7 @@ LOCK_FILE = ".openrs.lock"
 STEP_RECORDS = ("metrics.jsonl", "completions.jsonl")
 #: Keys that may differ between a run and its resumption: how it is launched, logged, evaluated, watched and priced,
 #: and train.max_steps (a finished run may be continued to train longer). Everything else is what it trains.
-NOT_SETTINGS = ("resume", "dry_run", "logger", "eval", "cost", "guard", "train.max_steps")
+NOT_SETTINGS = ("resume", "dry_run", "logger", "eval", "cost", "guard", "memory", "train.max_steps")
 #: How a run ended on purpose: the same command does not resume it (resume=<run dir> does).
 ENDED = ("completed", "stopped")
 

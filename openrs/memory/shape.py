@@ -1,8 +1,9 @@
-"""A decoder model's shape, read from its `config.json` (Qwen2 and Llama families), and its parameter count.
+"""A decoder model's shape, read from its `config.json` (Qwen2, Qwen3 and Llama families), and its parameter count.
 
 The count is exact for these families: embeddings (and an untied output head), per layer the attention projections
-(q, k, v with their bias where the family has one, o), the gated MLP (gate, up, down) and two RMSNorm weights, then
-the final norm. Tested against the real tensors of the tiny model and SmolLM2 (tests/test_memory.py).
+(q, k, v with their bias where the family has one, o), the gated MLP (gate, up, down), two RMSNorm weights (and
+Qwen3's per-head q/k norms), then the final norm. Tested against the real tensors of the tiny model and SmolLM2
+(tests/test_memory.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 #: Families whose attention has q/k/v biases whatever the config says (Qwen2 hard-codes them).
 QKV_BIAS_FAMILIES = ("qwen2",)
+#: Families with an RMSNorm over each head's queries and keys (Qwen3).
+QK_NORM_FAMILIES = ("qwen3",)
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class ModelShape:
     qkv_bias: bool
     o_bias: bool = False
     mlp_bias: bool = False
+    qk_norm: bool = False
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ModelShape:
@@ -50,6 +54,7 @@ class ModelShape:
             qkv_bias=model_type in QKV_BIAS_FAMILIES or attention_bias,
             o_bias=attention_bias and model_type not in QKV_BIAS_FAMILIES,
             mlp_bias=bool(config.get("mlp_bias", False)),
+            qk_norm=model_type in QK_NORM_FAMILIES,
         )
 
     def layer_parameters(self) -> int:
@@ -58,7 +63,7 @@ class ModelShape:
         attention = hidden * q_width + 2 * hidden * kv_width + q_width * hidden
         attention += (q_width + 2 * kv_width) * self.qkv_bias + hidden * self.o_bias
         mlp = 3 * hidden * self.intermediate_size + (2 * self.intermediate_size + hidden) * self.mlp_bias
-        return attention + mlp + 2 * hidden  # two RMSNorm weights
+        return attention + mlp + 2 * hidden + 2 * self.head_dim * self.qk_norm  # RMSNorm weights
 
     def parameters(self) -> int:
         """Every parameter of the model (a tied output head shares the embedding's)."""
