@@ -87,7 +87,8 @@ def plan_lines(plan: MemoryPlan, source: str) -> list[str]:
         "docs/MEMORY.md:",
         f"  training GPU x{layout.processes}: {part_words(training.parts)}; CUDA/NCCL {training.overhead / GIB:.1f}"
         + (f"; colocated vLLM {training.vllm / GIB:.1f}" if training.vllm else "")
-        + f" -> peak {training.peak / GIB:.1f} ({training.peak / plan.gpu.memory:.0%}): {plan.training_verdict}",
+        + f" -> peak {training.peak / GIB:.1f} ({training.peak / plan.gpu.memory:.0%}, in the "
+        + f"{max(training.phases, key=training.phases.get).replace('_', '/')} phase): {plan.training_verdict}",
         f"    activations {other} gradient checkpointing would be {training.activations_other / GIB:.1f}",
     ]
     server = f"vLLM server GPU x{layout.vllm_server_gpus}"
