@@ -29,6 +29,17 @@ class Case:
 QWEN7B_DDP = ["model.name_or_path=Qwen/Qwen2.5-7B", "model.dtype=bfloat16", "launcher=accelerate",
               "launcher.accelerate_config=ddp", "rollout=hf", "peft=none", "algorithm=grpo_2025"]  # fmt: skip
 
+
+def qwen3_alone_on_a_gpu(size: str) -> list[str]:
+    """trl #3456's settings for Qwen3 of `size`: one GPU, batch 4, 2048 + 1024 tokens."""
+    return [
+        f"model.name_or_path=Qwen/Qwen3-{size}", "model.dtype=bfloat16", "launcher=local", "rollout=hf", "peft=none",
+        "algorithm=grpo_2025", "train.per_device_train_batch_size=4", "train.gradient_accumulation_steps=1",
+        "train.num_generations=4", "length.max_prompt_length=2048", "length.max_completion_length=1024",
+        "train.gradient_checkpointing=false",
+    ]  # fmt: skip
+
+
 CASES = [
     Case(
         name="Open-RS recipe (exp3), 4x A40",
@@ -68,20 +79,7 @@ CASES = [
     Case(
         name="Qwen3-0.6B, 1x A100 80GB (trl #3456)",
         source="https://github.com/huggingface/trl/issues/3456",
-        overrides=[
-            "model.name_or_path=Qwen/Qwen3-0.6B",
-            "model.dtype=bfloat16",
-            "launcher=local",
-            "rollout=hf",
-            "peft=none",
-            "algorithm=grpo_2025",
-            "train.per_device_train_batch_size=4",
-            "train.gradient_accumulation_steps=1",
-            "train.num_generations=4",
-            "length.max_prompt_length=2048",
-            "length.max_completion_length=1024",
-            "train.gradient_checkpointing=false",
-        ],  # fmt: skip
+        overrides=qwen3_alone_on_a_gpu("0.6B"),  # fmt: skip
         gpu_type="A100-80GB",
         ran=True,
         what_happened="ran; nvidia-smi showed 49,273 MiB",
@@ -97,20 +95,7 @@ CASES = [
     Case(
         name="Qwen3-1.7B, 1x A100 80GB (trl #3456)",
         source="https://github.com/huggingface/trl/issues/3456",
-        overrides=[
-            "model.name_or_path=Qwen/Qwen3-1.7B",
-            "model.dtype=bfloat16",
-            "launcher=local",
-            "rollout=hf",
-            "peft=none",
-            "algorithm=grpo_2025",
-            "train.per_device_train_batch_size=4",
-            "train.gradient_accumulation_steps=1",
-            "train.num_generations=4",
-            "length.max_prompt_length=2048",
-            "length.max_completion_length=1024",
-            "train.gradient_checkpointing=false",
-        ],  # fmt: skip
+        overrides=qwen3_alone_on_a_gpu("1.7B"),  # fmt: skip
         gpu_type="A100-80GB",
         ran=True,
         what_happened="ran at the edge; nvidia-smi showed 78,147 MiB of 81,920 (later TRL versions ran out)",
