@@ -9,7 +9,8 @@ Parts, each in its own process with its own time limit, each recorded even when 
    seconds per step, generated tokens per second, peak GPU memory.
 3. `accelerate_1gpu`: the same through `launcher=accelerate launcher.num_processes=1` (the launcher and rank path),
    with plain DDP (`launcher.accelerate_config=ddp`); `accelerate_zero2`: the same with the shipped default, DeepSpeed
-   ZeRO-2 (the paper's; deepspeed travels as a wheel, see gpu_wheels.sh).
+   ZeRO-2 (the paper's; deepspeed travels as a wheel, see gpu_wheels.sh). Each training part also records the memory
+   plan's estimate for its own overrides (`plan_peak_gib`) and its error against the measured peak (`plan_error`).
 4. `eval_hf`: evaluation throughput of the same model (HF engine, bf16), tokens per second.
 
 `--smoke` runs the same parts on CPU with the tiny model's shape, so the script itself is tested without a GPU
@@ -99,6 +100,27 @@ def train_overrides(model_dir: Path, run_dir: Path, smoke: bool, steps: int) -> 
     ]
 
 
+def planned_peak(argv: list[str]) -> dict:
+    """The memory plan's estimate for a training part's own overrides (issue 15): the largest phase of a training
+    GPU, without the CUDA context and NCCL allowances, which `torch.cuda.max_memory_allocated` does not see."""
+    from hydra import compose, initialize_config_dir
+
+    from openrs.__main__ import CONF_DIR
+    from openrs.config import OpenRSConfig, typed_config
+    from openrs.memory.gpus import GIB, Gpu
+    from openrs.memory.known import find_shape
+    from openrs.memory.layout import layout_of
+    from openrs.memory.plan import memory_plan
+
+    overrides = [arg for arg in argv if "=" in arg and not arg.startswith(("hydra.", "resume="))]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = typed_config(compose("config", overrides=overrides), OpenRSConfig)
+    shape = find_shape(str(cfg.model.name_or_path), online=False).shape
+    plan = memory_plan(shape, layout_of(cfg), Gpu("any", 1 << 50))
+    phases = {name: round(value / GIB, 3) for name, value in plan.training.phases.items()}
+    return {"plan_peak_gib": max(phases.values()), "plan_phases_gib": phases}
+
+
 def training_figures(run_dir: Path) -> dict:
     """Seconds per step (after the first), tokens per second and peak memory, from the run's own records."""
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -179,6 +201,9 @@ def main() -> int:
         part = run_part(name, [*openrs, *train_overrides(model_dir, run_dir, args.smoke, steps), *extra], 240, work)
         if part["exit_code"] == 0:
             part.update(training_figures(run_dir))
+            part.update(planned_peak(train_overrides(model_dir, run_dir, args.smoke, steps) + extra))
+            if part.get("peak_gpu_memory_gib"):
+                part["plan_error"] = round(part["plan_peak_gib"] / part["peak_gpu_memory_gib"] - 1, 3)
         report["parts"][name] = part
         save()
     if "eval_hf" in parts:

@@ -30,5 +30,6 @@ def test_every_part_of_the_gpu_check_runs_and_reports(tmp_path: Path) -> None:
     for name, processes in (("grpo_hf", 1), ("accelerate_1gpu", 1), ("accelerate_zero2", 1)):
         assert parts[name]["status"] == "completed" and parts[name]["processes"] == processes
         assert parts[name]["s_per_step"] > 0 and parts[name]["generated_tokens_per_s"] > 0
+        assert parts[name]["plan_peak_gib"] > 0  # the memory plan of the part's own overrides (no GPU peak on CPU)
     assert parts["accelerate_1gpu"]["steps"] == 2
     assert parts["eval_hf"]["exit_code"] == 0 and parts["eval_hf"]["tokens_per_s"] > 0

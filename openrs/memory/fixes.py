@@ -33,16 +33,18 @@ class Fix:
 
 
 def smaller_micro_batches(cfg: OpenRSConfig) -> Iterator[Change]:
-    """Halve the per-device batch and double the accumulation: the same completions per step, less at once."""
-    train, factor = cfg.train, 2
-    while train.per_device_train_batch_size % factor == 0:
-        batch, accumulation = train.per_device_train_batch_size // factor, train.gradient_accumulation_steps * factor
+    """Each smaller micro-batch that divides the per-device batch, largest first, with the accumulation that keeps
+    the completions per step (and so every group whole)."""
+    train = cfg.train
+    per_step = train.per_device_train_batch_size * train.gradient_accumulation_steps
+    for batch in range(train.per_device_train_batch_size - 1, 0, -1):
+        if train.per_device_train_batch_size % batch:
+            continue
+        accumulation = per_step // batch
         smaller = replace(train, per_device_train_batch_size=batch, gradient_accumulation_steps=accumulation)
-        new = replace(cfg, train=smaller)
         yield (f"a micro-batch of {batch} with {accumulation} accumulation steps (same completions per step)",
                [f"train.per_device_train_batch_size={batch}", f"train.gradient_accumulation_steps={accumulation}"],
-               new)  # fmt: skip
-        factor *= 2
+               replace(cfg, train=smaller))  # fmt: skip
 
 
 def checkpointing(cfg: OpenRSConfig) -> Iterator[Change]:
