@@ -195,3 +195,24 @@ def test_a_fitting_run_prints_its_plan_and_off_prints_nothing(caplog: pytest.Log
 def test_the_known_configs_are_all_supported() -> None:
     for name in KNOWN_CONFIGS:
         assert find_shape(name, online=False).shape is not None, name
+
+
+def test_a_hub_model_outside_the_table_is_read_from_its_config_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Online, only `config.json` is fetched (the hub is mocked: it cannot be reached from here)."""
+    import huggingface_hub
+
+    asked = []
+
+    def fake_download(repo_id: str, filename: str, **kwargs) -> str:
+        asked.append((repo_id, filename, kwargs.get("revision")))
+        path = tmp_path / filename
+        path.write_text(json.dumps({**KNOWN_CONFIGS["Qwen/Qwen2.5-Math-1.5B"], "model_type": "qwen2"}))
+        return str(path)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    found = find_shape("someone/math-1.5b-variant", revision="v2", online=True)
+    assert asked == [("someone/math-1.5b-variant", "config.json", "v2")]
+    assert found.shape.parameters() == 1_543_714_304 and "hub's config.json" in found.source
+    assert find_shape("someone/other", online=False).shape is None and len(asked) == 1  # offline: nothing asked
