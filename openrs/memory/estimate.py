@@ -75,12 +75,14 @@ def state_parts(shape: ModelShape, layout: Layout) -> tuple[dict[str, int], int]
 
 
 def communication_buffers(shape: ModelShape, layout: Layout) -> int:
-    """DeepSpeed ZeRO-1/2's gradient bucket, or DDP's gradient buckets (a second copy of every trained gradient)."""
-    if layout.processes <= 1 or layout.lora:
+    """DeepSpeed ZeRO-1/2's contiguous gradient bucket (any process count), or, for several DDP processes, DDP's
+    gradient buckets: a second copy of every trained gradient (LoRA: the adapter's, counted with it)."""
+    if layout.lora:
         return 0
-    if layout.deepspeed.zero_stage is None:
-        return shape.parameters() * layout.d
-    return min(DEEPSPEED_BUCKET_ELEMENTS, shape.parameters()) * layout.d if layout.deepspeed.zero_stage < 3 else 0
+    stage = layout.deepspeed.zero_stage
+    if stage is None:
+        return shape.parameters() * layout.d if layout.processes > 1 else 0
+    return min(DEEPSPEED_BUCKET_ELEMENTS, shape.parameters()) * layout.d if stage < 3 else 0
 
 
 def generation_bytes(shape: ModelShape, layout: Layout) -> int:
