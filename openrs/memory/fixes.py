@@ -1,13 +1,14 @@
 """The cheapest changes that make a run fit, each with its new estimate: a smaller micro-batch with more
 accumulation, gradient checkpointing, ZeRO-3, a smaller (or, for a server that cannot hold a group, larger) vLLM
 share, LoRA, a shorter completion budget. A change is offered only when the plan with it fits; when no single change
-does, the changes are combined in that order until the run fits."""
+does, the first pair of kinds (then three, ...) in that order whose variants together make it fit."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from itertools import combinations
 
 from openrs.config import OpenRSConfig
 from openrs.errors import ConfigError
@@ -100,10 +101,13 @@ def shorter_budgets(cfg: OpenRSConfig) -> Iterator[Change]:
         budget //= 2
 
 
-def candidates(cfg: OpenRSConfig, shape: ModelShape, gpu: Gpu) -> list[Callable[[], Iterator[Change]]]:
-    """Each kind of change, cheapest first; each kind yields its variants mildest first."""
-    return [lambda: smaller_micro_batches(cfg), lambda: checkpointing(cfg), lambda: zero3(cfg),
-            lambda: vllm_share_change(cfg, shape, gpu), lambda: lora(cfg), lambda: shorter_budgets(cfg)]  # fmt: skip
+Kind = Callable[[OpenRSConfig], Iterator[Change]]
+
+
+def kinds(shape: ModelShape, gpu: Gpu) -> list[Kind]:
+    """Each kind of change, cheapest first; each yields its variants of a config, mildest first."""
+    return [smaller_micro_batches, checkpointing, zero3, lambda cfg: vllm_share_change(cfg, shape, gpu), lora,
+            shorter_budgets]  # fmt: skip
 
 
 def planned(change: Change, shape: ModelShape, gpu: Gpu) -> Fix | None:
@@ -114,35 +118,29 @@ def planned(change: Change, shape: ModelShape, gpu: Gpu) -> Fix | None:
         return None
 
 
-def first_fit(kind: Callable[[], Iterator[Change]], shape: ModelShape, gpu: Gpu) -> Fix | None:
-    """The mildest variant of one kind of change that fits."""
-    for change in kind():
-        fix = planned(change, shape, gpu)
-        if fix is not None and fix.plan.verdict == Verdict.fits:
-            return fix
-    return None
+def first_fit(cfg: OpenRSConfig, chain: tuple[Kind, ...], shape: ModelShape, gpu: Gpu) -> Fix | None:
+    """The first fitting combination of one variant of each kind in `chain`, applied in order, mildest first."""
+
+    def search(change: Change, rest: tuple[Kind, ...]) -> Fix | None:
+        words, overrides, current = change
+        if not rest:
+            fix = planned(change, shape, gpu) if words else None
+            return fix if fix is not None and fix.plan.verdict == Verdict.fits else None
+        for more_words, more, changed in rest[0](current):
+            found = search((f"{words}; {more_words}" if words else more_words, overrides + more, changed), rest[1:])
+            if found is not None:
+                return found
+        return None
+
+    return search(("", [], cfg), chain)
 
 
 def suggested_fixes(cfg: OpenRSConfig, shape: ModelShape, gpu: Gpu) -> list[Fix]:
-    """Every single change that makes the run fit, cheapest first; else the changes combined until it fits."""
-    single = [fix for kind in candidates(cfg, shape, gpu) if (fix := first_fit(kind, shape, gpu))]
-    return single or combined(cfg, shape, gpu)
-
-
-def combined(cfg: OpenRSConfig, shape: ModelShape, gpu: Gpu) -> list[Fix]:
-    """The strongest variant of each kind, applied in order until the run fits (one Fix, or none when even all of
-    them together do not)."""
-    words, overrides, current = [], [], cfg
-    for kind_of in (smaller_micro_batches, checkpointing, zero3, lora, shorter_budgets):
-        changes = list(kind_of(current))
-        if not changes:
-            continue
-        fix = planned(changes[-1], shape, gpu)
-        if fix is None:
-            continue
-        words.append(changes[-1][0])
-        overrides += changes[-1][1]
-        current = changes[-1][2]
-        if fix.plan.verdict == Verdict.fits:
-            return [Fix("; ".join(words), overrides, fix.plan)]
+    """Every single kind of change that makes the run fit (its mildest variant), cheapest first; when none does alone,
+    the first pair of kinds that does, then the first three, and so on."""
+    every = kinds(shape, gpu)
+    for size in range(1, len(every) + 1):
+        fixes = [fix for chain in combinations(every, size) if (fix := first_fit(cfg, chain, shape, gpu))]
+        if fixes:
+            return fixes if size == 1 else fixes[:1]
     return []
