@@ -39,8 +39,8 @@ def gpu_of(cfg: OpenRSConfig) -> tuple[Gpu | None, str]:
 
 def judged(cfg: OpenRSConfig, online: bool) -> tuple[MemoryPlan | None, list[Fix], dict[str, Any]]:
     """The plan (None when it cannot be judged), its fixes when it does not fit comfortably, and its JSON."""
-    found = find_shape(str(cfg.model.name_or_path), cfg.model.revision, online=online)
-    gpu, gpu_source = gpu_of(cfg)
+    gpu, gpu_source = gpu_of(cfg)  # first: without a GPU type to judge against, nothing is fetched
+    found = find_shape(str(cfg.model.name_or_path), cfg.model.revision, online=online and gpu is not None)
     model = {"name": str(cfg.model.name_or_path), "shape_from": found.source}
     if found.shape is not None:
         model["parameters"] = found.shape.parameters()
