@@ -19,8 +19,6 @@ from openrs.config import (
 )
 from openrs.errors import ConfigError
 from openrs.plan import effective_accelerate_config
-from openrs.smollm2 import NUM_PARAMETERS as SMOLLM2_PARAMETERS
-from openrs.smollm2 import SMOLLM2_NAME
 
 
 def check_rewards(cfg: OpenRSConfig) -> None:
@@ -136,14 +134,11 @@ def check_gpu_count(cfg: OpenRSConfig, gpu_count: int, first_machine: bool) -> N
 
 
 def uses_deepspeed(accelerate_config: Path) -> bool:
-    """Whether an accelerate config file asks for DeepSpeed (`distributed_type: DEEPSPEED`)."""
-    import yaml
+    """Whether an accelerate config file asks for DeepSpeed (`distributed_type: DEEPSPEED`; unreadable: no, and
+    accelerate itself reports it)."""
+    from openrs.memory.layout import deepspeed_settings
 
-    try:
-        settings = yaml.safe_load(accelerate_config.read_text())
-    except (OSError, yaml.YAMLError):
-        return False  # unreadable: accelerate itself reports it
-    return isinstance(settings, dict) and settings.get("distributed_type") == "DEEPSPEED"
+    return deepspeed_settings(accelerate_config).zero_stage is not None
 
 
 def deepspeed_installed() -> bool:
@@ -163,15 +158,6 @@ def check_deepspeed(cfg: OpenRSConfig) -> None:
             "not installed. Install it (`pip install 'openrs[gpu]'`, docs/INSTALL.md), or train with plain DDP: "
             "launcher.accelerate_config=ddp."
         )
-
-
-#: Parameters of models we know, to size checkpoints before anything is downloaded.
-KNOWN_MODEL_PARAMS = {
-    "openrs-tiny": 117_440,  # openrs.tiny_model v3, counted from the built model
-    SMOLLM2_NAME: SMOLLM2_PARAMETERS,
-    "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": 1_777_088_000,
-    "Qwen/Qwen2.5-Math-1.5B": 1_543_714_304,
-}
 
 
 def checkpoint_bytes(cfg: OpenRSConfig, params: int) -> int:
@@ -219,10 +205,14 @@ def check_wandb(cfg: OpenRSConfig) -> None:
 
 
 def model_params(cfg: OpenRSConfig) -> int | None:
-    """The model's parameter count when it is known before downloading (a local dir's weights, or the table)."""
+    """The model's parameter count when it is known before downloading: its shape's (a local config.json or the
+    table of known models, openrs.memory.known), else a local dir's weights."""
+    from openrs.memory.known import find_shape
+
     name = str(cfg.model.name_or_path)
-    if name in KNOWN_MODEL_PARAMS:
-        return KNOWN_MODEL_PARAMS[name]
+    found = find_shape(name, cfg.model.revision, online=False)
+    if found.shape is not None:
+        return found.shape.parameters()
     path = Path(name).expanduser()
     files = list(path.glob("*.safetensors")) if path.is_dir() else []
     if files:

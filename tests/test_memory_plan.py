@@ -219,3 +219,17 @@ def test_a_hub_model_outside_the_table_is_read_from_its_config_alone(
     assert asked == [("someone/math-1.5b-variant", "config.json", "v2")]
     assert found.shape.parameters() == 1_543_714_304 and "hub's config.json" in found.source
     assert find_shape("someone/other", online=False).shape is None and len(asked) == 1  # offline: nothing asked
+
+
+def test_a_gpu_memory_of_zero_is_refused_by_name(tmp_path: Path) -> None:
+    result = run_openrs("memory.gpu_memory_gib=0", "dry_run=true", cwd=tmp_path, timeout=120)
+    assert result.returncode != 0 and "memory.gpu_memory_gib=0.0" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_accelerate_file_with_an_unknown_zero_stage_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "my_zero.yaml"
+    config.write_text("distributed_type: DEEPSPEED\ndeepspeed_config:\n  zero_stage: two\n")
+    result = run_openrs("+experiment=exp3", f"launcher.accelerate_config={config}", "cost.gpu_type=A40",
+                        "dry_run=true", cwd=tmp_path, timeout=120)  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"{config}: deepspeed_config.zero_stage='two'" in result.stderr

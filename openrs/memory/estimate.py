@@ -57,13 +57,14 @@ def state_parts(shape: ModelShape, layout: Layout) -> tuple[dict[str, int], int]
     """Weights, reference, gradients and optimizer on this GPU, and the step's temporaries."""
     params, ds, d = shape.parameters(), layout.deepspeed, layout.d
     trainable = 0 if layout.lora else params
+    moments = moment_bytes(layout.optim, d)
     state = training_state(params, trainable, d, zero_stage=ds.zero_stage, processes=layout.processes,
-                           offload_optimizer=ds.offload_optimizer, reference=layout.reference)  # fmt: skip
+                           offload_optimizer=ds.offload_optimizer, reference=layout.reference,
+                           moment_bytes=moments)  # fmt: skip
     parts = {"weights": state.weights, "reference": state.reference, "gradients": state.gradients,
              "optimizer": state.optimizer}  # fmt: skip
     if ds.zero_stage is None:
-        parts["optimizer"] = trainable * moment_bytes(layout.optim, d)
-        trained_here, moment_size = trainable, moment_bytes(layout.optim, d) // 2
+        trained_here, moment_size = trainable, moments // 2
     else:
         split = layout.processes if ds.zero_stage >= 1 else 1
         trained_here, moment_size = (0 if ds.offload_optimizer else trainable // split), 4

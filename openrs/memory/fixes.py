@@ -12,11 +12,10 @@ from itertools import combinations
 
 from openrs.config import OpenRSConfig
 from openrs.errors import ConfigError
-from openrs.memory.activations import kv_cache_bytes
 from openrs.memory.gpus import Gpu
 from openrs.memory.layout import layout_of
 from openrs.memory.plan import MemoryPlan, Verdict, memory_plan
-from openrs.memory.rollout_share import runtime_bytes
+from openrs.memory.rollout_share import share_for
 from openrs.memory.shape import ModelShape
 
 Change = tuple[str, list[str], OpenRSConfig]
@@ -62,11 +61,9 @@ def zero3(cfg: OpenRSConfig) -> Iterator[Change]:
 
 def group_share(cfg: OpenRSConfig, shape: ModelShape, gpu: Gpu) -> float:
     """The smallest vLLM share (in SHARE_STEP steps) whose KV cache holds one group of full-length sequences."""
-    layout = layout_of(cfg)
-    server = layout.rollout == "server"
-    need = shape.parameters() * layout.d + runtime_bytes(shape, layout.d, 8192 if server else 4096, layout.vllm_eager)
-    need += layout.num_generations * kv_cache_bytes(shape, tokens=layout.max_model_length, d=layout.d)
-    return math.ceil(need / gpu.memory / SHARE_STEP) * SHARE_STEP
+    plan = memory_plan(shape, layout_of(cfg), gpu)
+    share = plan.server or plan.colocated
+    return math.ceil(share_for(share, plan.layout.num_generations, gpu.memory) / SHARE_STEP) * SHARE_STEP
 
 
 def vllm_share_change(cfg: OpenRSConfig, shape: ModelShape, gpu: Gpu) -> Iterator[Change]:

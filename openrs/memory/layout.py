@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openrs.config import LauncherName, OpenRSConfig, RolloutBackend, VllmMode
+from openrs.errors import ConfigError
 from openrs.memory.activations import LoraShape
 from openrs.plan import effective_accelerate_config, vllm_max_model_length
 
@@ -29,9 +30,15 @@ def deepspeed_settings(accelerate_config: Path) -> DeepSpeedSettings:
         return DeepSpeedSettings()
     if not isinstance(settings, dict) or settings.get("distributed_type") != "DEEPSPEED":
         return DeepSpeedSettings()
-    deepspeed = settings.get("deepspeed_config") or {}
+    deepspeed = settings.get("deepspeed_config")
+    deepspeed = deepspeed if isinstance(deepspeed, dict) else {}
+    stage = deepspeed.get("zero_stage", 0)
+    if stage not in (0, 1, 2, 3):
+        raise ConfigError(
+            f"{accelerate_config}: deepspeed_config.zero_stage={stage!r}; DeepSpeed's ZeRO stages are 0, 1, 2 and 3."
+        )
     return DeepSpeedSettings(
-        zero_stage=int(deepspeed.get("zero_stage", 0)),
+        zero_stage=stage,
         offload_optimizer=deepspeed.get("offload_optimizer_device", "none") not in ("none", None),
         offload_params=deepspeed.get("offload_param_device", "none") not in ("none", None),
     )

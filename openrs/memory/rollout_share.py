@@ -31,7 +31,12 @@ class VllmShare:
     weights: int
     runtime: int
     kv_cache: int
-    sequences: float  # max-length sequences the KV cache holds at once
+    per_sequence: int  # KV cache bytes of one max-length sequence
+
+    @property
+    def sequences(self) -> float:
+        """Max-length sequences the KV cache holds at once."""
+        return self.kv_cache / self.per_sequence
 
     def as_dict(self) -> dict[str, float]:
         return {"total": self.total, "weights": self.weights, "runtime": self.runtime, "kv_cache": self.kv_cache,
@@ -52,9 +57,14 @@ def vllm_share(
     """vLLM's share of each of its GPUs (the weights and KV cache split over `tensor_parallel` GPUs)."""
     total = int(utilization * gpu_memory)
     weights = shape.parameters() * d // tensor_parallel
-    tokens = SERVER_BATCHED_TOKENS if server else COLOCATE_BATCHED_TOKENS
-    runtime = runtime_bytes(shape, d, tokens, eager)
+    runtime = runtime_bytes(shape, d, SERVER_BATCHED_TOKENS if server else COLOCATE_BATCHED_TOKENS, eager)
     kv_cache = max(0, total - weights - runtime)
     per_sequence = kv_cache_bytes(shape, tokens=max_model_length, d=d) // tensor_parallel
     return VllmShare(total=total, weights=weights, runtime=runtime, kv_cache=kv_cache,
-                     sequences=kv_cache / per_sequence)  # fmt: skip
+                     per_sequence=per_sequence)  # fmt: skip
+
+
+def share_for(share: VllmShare, sequences: int, gpu_memory: int) -> float:
+    """The fraction of the GPU (`gpu_memory_utilization`) whose KV cache would hold `sequences` full-length sequences
+    beside `share`'s weights and runtime."""
+    return (share.weights + share.runtime + sequences * share.per_sequence) / gpu_memory

@@ -37,14 +37,16 @@ class StateBytes:
 
 def training_state(
     params: int, trainable: int, weight_bytes: int, *, zero_stage: int | None, processes: int = 1,
-    offload_optimizer: bool = False, reference: bool = False,
+    offload_optimizer: bool = False, reference: bool = False, moment_bytes: int | None = None,
 ) -> StateBytes:  # fmt: skip
     """The state of a model of `params` parameters, `trainable` of them trained (all, or a LoRA adapter's), with
     weights of `weight_bytes` each. `zero_stage` None: no DeepSpeed. `reference`: TRL holds a frozen copy of the
     weights for the KL term (beta > 0 without LoRA; with LoRA the adapter is switched off instead), partitioned like
-    the weights."""
+    the weights. `moment_bytes`: the two moments' bytes per trained parameter without DeepSpeed (None: two of the
+    weights' bytes; 8-bit optimizers: 2)."""
     if zero_stage is None:
-        optimizer, gradients, weights = 2 * trainable * weight_bytes, trainable * weight_bytes, params * weight_bytes
+        moments = 2 * weight_bytes if moment_bytes is None else moment_bytes
+        optimizer, gradients, weights = trainable * moments, trainable * weight_bytes, params * weight_bytes
     else:
         split = max(processes, 1)
         optimizer = trainable * DEEPSPEED_OPTIMIZER_BYTES // (split if zero_stage >= 1 else 1)
