@@ -643,7 +643,9 @@ class MemoryConfig:
 class OpenRSConfig:
     name: str = "tiny"  # experiment name: run dir, W&B group and run name start with it
     dry_run: bool = False  # print the resolved plan as one JSON object and exit
-    resume: Any = "auto"  # auto: continue a killed run of the same command; true: the latest of this name; a run dir
+    # auto: continue a killed run of the same command; true: the latest of this name; a run dir (its latest whole
+    # checkpoint) or one checkpoint-N dir of a run
+    resume: Any = "auto"
     cache_dir: str | None = None  # null: $OPENRS_CACHE or ~/.cache/openrs (tiny model)
     model: ModelConfig = field(default_factory=ModelConfig)  # model=tiny|r1_distill_qwen_1_5b|qwen2_5_math_1_5b
     dataset: DatasetConfig = field(default_factory=DatasetConfig)  # dataset=arithmetic|open_s1|open_rs|jsonl|...

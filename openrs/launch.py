@@ -118,17 +118,18 @@ def gpu_split(cfg: OpenRSConfig, visible: list[str], machine: Machine = Machine(
     return visible[:train_count], visible[train_count : train_count + server_count]
 
 
-def rank_overrides(overrides: list[str], run_dir: Path, resuming: bool) -> list[str]:
-    """The user's overrides, with the run dir and resume point fixed, for the training processes (which write no
-    Hydra record of their own: the launcher's is in the run dir)."""
+def rank_overrides(overrides: list[str], run_dir: Path, checkpoint: Path | None) -> list[str]:
+    """The user's overrides, with the run dir and resume point (the checkpoint's dir, or False) fixed, for the
+    training processes (which write no Hydra record of their own: the launcher's is in the run dir)."""
     fixed = ("hydra.run.dir=", "hydra.output_subdir=", "resume=")
     kept = [o for o in overrides if not o.lstrip("+~").startswith(fixed)]
-    return [*kept, f"hydra.run.dir={run_dir}", f"resume={run_dir if resuming else False}", "hydra.output_subdir=null"]
+    return [*kept, f"hydra.run.dir={run_dir}", f"resume={checkpoint or False}", "hydra.output_subdir=null"]
 
 
 def accelerate_argv(
-    cfg: OpenRSConfig, overrides: list[str], run_dir: Path, resuming: bool = False, machine: Machine = Machine()
-) -> list[str]:
+    cfg: OpenRSConfig, overrides: list[str], run_dir: Path, checkpoint: Path | None = None,
+    machine: Machine = Machine(),
+) -> list[str]:  # fmt: skip
     """`accelerate launch ... -m openrs <overrides>`; every rank writes into the same run dir."""
     argv = [sys.executable, "-m", "accelerate.commands.launch"]
     config = effective_accelerate_config(cfg)
@@ -146,12 +147,20 @@ def accelerate_argv(
         "--main_process_port",
         str(cfg.launcher.main_process_port),
     ]
-    return argv + ["-m", "openrs", *rank_overrides(overrides, run_dir, resuming)]
+    return argv + ["-m", "openrs", *rank_overrides(overrides, run_dir, checkpoint)]
 
 
-def local_argv(overrides: list[str], run_dir: Path, resuming: bool = False) -> list[str]:
-    """One training process (launcher=local beside a vLLM server on another GPU)."""
-    return [sys.executable, "-m", "openrs", *rank_overrides(overrides, run_dir, resuming)]
+def local_argv(overrides: list[str], run_dir: Path, checkpoint: Path | None = None) -> list[str]:
+    """One training process (launcher=local beside a vLLM server on another GPU, or a run that may roll back)."""
+    return [sys.executable, "-m", "openrs", *rank_overrides(overrides, run_dir, checkpoint)]
+
+
+def training_argv(cfg: OpenRSConfig, overrides: list[str], run_dir: Path, checkpoint: Path | None,
+                  machine: Machine) -> list[str]:  # fmt: skip
+    """The command that starts this machine's training processes, resuming from `checkpoint` when given."""
+    if cfg.launcher.name == LauncherName.accelerate:
+        return accelerate_argv(cfg, overrides, run_dir, checkpoint, machine)
+    return local_argv(overrides, run_dir, checkpoint)
 
 
 def vllm_server_argv(cfg: OpenRSConfig, model_path: str) -> list[str]:
@@ -262,31 +271,66 @@ def training_env(cfg: OpenRSConfig, gpu_ids: list[str]) -> dict[str, str]:
     return env
 
 
+def rollback_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint a guardrail's rollback restarts from, when the training processes ended for one (rank 0 wrote
+    status `rolling_back` in summary.json before every rank left), else None."""
+    from openrs.run_dir import read_summary
+
+    summary = read_summary(run_dir) or {}
+    if summary.get("status") != "rolling_back":
+        return None
+    return Path(summary["guard"]["rollbacks"][-1]["to"])
+
+
+def release_weight_transfer(cfg: OpenRSConfig, server: subprocess.Popen, model_path: str, gpu_ids: list[str],
+                            log_path: Path) -> subprocess.Popen:  # fmt: skip
+    """Before the training processes start again: the server drops the ended trainer's weight-transfer group
+    (vLLM's `/shutdown_weight_transfer_engine`; TRL's client only closes its own side), so the new trainer's
+    `init_communicator` opens a fresh one. A server without that route is restarted instead. Returns the server."""
+    rollout = cfg.rollout
+    url = f"{server_url(rollout.server_host, rollout.server_port)}/shutdown_weight_transfer_engine"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"), timeout=60) as response:
+            released = response.status == 200
+    except OSError as err:
+        log.warning("the vLLM server did not release its weight-transfer group (%s): restarting it", err)
+        released = False
+    if not released:
+        stop_process_group(server)
+        server = start_vllm_server(cfg, model_path, gpu_ids, log_path)
+    wait_for_server(rollout.server_host, rollout.server_port, rollout.server_timeout, server, log_path)
+    return server
+
+
 def launch(
-    cfg: OpenRSConfig, overrides: list[str], run_dir: Path, *, model_path: str, resuming: bool, machine: Machine,
-    gpu_count: int,
+    cfg: OpenRSConfig, overrides: list[str], run_dir: Path, *, model_path: str, checkpoint: Path | None,
+    machine: Machine, gpu_count: int,
 ) -> int:  # fmt: skip
-    """Run the configured layout from this launcher; returns the training exit code."""
+    """Run the configured layout from this launcher; returns the training exit code. When the training processes end
+    for a guardrail's rollback, they are started again from its checkpoint (the server kept, its weight-transfer
+    group released), as a relaunch after a kill resumes: every engine and process group is new."""
     train_gpus, server_gpus = gpu_split(cfg, visible_gpu_ids(gpu_count) if gpu_count else [], machine)
     server = trainers = None
+    log_path = run_dir / "vllm_server.log"
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         if cfg.rollout.reserved_server_gpus and machine.rank == 0:
-            log_path = run_dir / "vllm_server.log"
             server = start_vllm_server(cfg, model_path, server_gpus, log_path)
             rollout = cfg.rollout
             wait_for_server(rollout.server_host, rollout.server_port, rollout.server_timeout, server, log_path)
-        uses_accelerate = cfg.launcher.name == LauncherName.accelerate
-        argv = (
-            accelerate_argv(cfg, overrides, run_dir, resuming, machine)
-            if uses_accelerate
-            else local_argv(overrides, run_dir, resuming)
-        )
-        log.info(
-            "Starting %d training process(es) on this machine: %s", cfg.launcher.processes_per_machine, " ".join(argv)
-        )
-        trainers = subprocess.Popen(argv, env=training_env(cfg, train_gpus))
-        return trainers.wait()
+        while True:
+            argv = training_argv(cfg, overrides, run_dir, checkpoint, machine)
+            log.info("Starting %d training process(es) on this machine: %s", cfg.launcher.processes_per_machine,
+                     " ".join(argv))  # fmt: skip
+            trainers = subprocess.Popen(argv, env=training_env(cfg, train_gpus))
+            code = trainers.wait()
+            checkpoint = rollback_checkpoint(run_dir) if code == 0 else None
+            if checkpoint is None:
+                return code
+            log.warning("openrs guard: the training processes ended for a rollback; starting them again from %s",
+                        checkpoint)  # fmt: skip
+            if server is not None:
+                server = release_weight_transfer(cfg, server, model_path, server_gpus, log_path)
     except (Terminated, KeyboardInterrupt) as stop:
         log.warning("launcher stopped (%s): stopping the training processes and the vLLM server", stop or "SIGINT")
         return 143 if isinstance(stop, Terminated) else 130

@@ -129,7 +129,8 @@ def unfinished_run(fresh_run_dir: Path, run_name: str, look_beside: bool = True)
 def resume_target(
     resume: object, fresh_run_dir: Path, run_name: str | None = None, look_beside: bool = True
 ) -> tuple[Path, Path | None]:
-    """(run dir to write into, checkpoint to load). `resume` is `auto`, false, true, or a run directory path.
+    """(run dir to write into, checkpoint to load). `resume` is `auto`, false, true, a run directory path (its latest
+    whole checkpoint), or a `checkpoint-N` directory of a run (that checkpoint).
 
     `auto` (the default) continues an earlier run of the same command that was killed or failed after a checkpoint
     (:func:`unfinished_run`), so relaunching a preempted job resumes it; otherwise it starts fresh. A run a guardrail
@@ -154,6 +155,11 @@ def resume_target(
         run_dir = Path(str(resume)).expanduser()
         if not run_dir.is_dir():
             raise ConfigError(f"resume={resume}: no such run directory.")
+        if CHECKPOINT.match(run_dir.name):  # one checkpoint of a run (a rollback's restart point)
+            problem = checkpoint_problem(run_dir)
+            if problem:
+                raise ConfigError(f"resume={resume}: that checkpoint cannot be loaded: {problem}.")
+            return run_dir.parent, run_dir
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise ConfigError(f"resume={resume}: {run_dir} has no checkpoint-N folder to continue from.")

@@ -46,8 +46,17 @@ def run(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], explicit_d
 
 
 def needs_launch(cfg: OpenRSConfig) -> bool:
-    """True when training runs in processes started by this one: accelerate, or beside a vLLM server."""
-    return cfg.launcher.name == LauncherName.accelerate or cfg.rollout.reserved_server_gpus > 0
+    """True when training runs in processes started by this one: accelerate, beside a vLLM server, or when a
+    guardrail may roll the run back (a rollback ends the training processes and the launcher starts them again
+    from the checkpoint: a process cannot free a colocated vLLM engine or a DeepSpeed engine and build another)."""
+    return cfg.launcher.name == LauncherName.accelerate or cfg.rollout.reserved_server_gpus > 0 or can_roll_back(cfg)
+
+
+def can_roll_back(cfg: OpenRSConfig) -> bool:
+    """True when some detector's action is `rollback`."""
+    from openrs.config import GuardAction
+
+    return any(detector.action == GuardAction.rollback for detector in cfg.guard.detectors().values())
 
 
 def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], name: str, explicit_dir: bool) -> int:
@@ -102,15 +111,14 @@ def take_run_dir(cfg: OpenRSConfig, run_dir: Path, checkpoint: Path | None) -> A
 
 def launch_layout(cfg: OpenRSConfig, overrides: list[str], run_dir: Path, checkpoint: Path | None, machine: Any,
                   gpu_count: int) -> int:  # fmt: skip
-    """Fetch the model once, start the layout's processes, and finish (rank 0) when they end."""
+    """Fetch the model once, start the layout's processes (again at each rollback), and finish (rank 0) when they
+    end."""
     from openrs.launch import launch
     from openrs.train import resolve_model_path
 
     model_path = resolve_model_path(cfg)  # downloaded once, here, before the server's timeout or any rank starts
-    code = launch(
-        cfg, overrides, run_dir, model_path=model_path, resuming=checkpoint is not None, machine=machine,
-        gpu_count=gpu_count,
-    )  # fmt: skip
+    code = launch(cfg, overrides, run_dir, model_path=model_path, checkpoint=checkpoint, machine=machine,
+                  gpu_count=gpu_count)  # fmt: skip
     summary_path = run_dir / "summary.json"
     if machine.rank != 0 or not summary_path.exists():
         return code
@@ -119,9 +127,11 @@ def launch_layout(cfg: OpenRSConfig, overrides: list[str], run_dir: Path, checkp
 
 
 def run_rank(cfg: OpenRSConfig, run_dir: Path, name: str) -> int:
-    """A training process started by the launcher: its run dir and resume point are fixed on its command line."""
+    """A training process started by the launcher: its run dir and resume point are fixed on its command line. A
+    guardrail's stop or rollback ends every rank cleanly (exit code 0); the launcher reads summary.json."""
     from openrs.launch import watch_launcher
     from openrs.resume import resume_target
+    from openrs.run_dir import ENDED
     from openrs.train import is_main_process
 
     watch_launcher()
@@ -129,32 +139,37 @@ def run_rank(cfg: OpenRSConfig, run_dir: Path, name: str) -> int:
         logging.getLogger().setLevel(logging.WARNING)  # one copy of each progress line: rank 0's
     checkpoint = resume_target(cfg.resume, run_dir, name)[1] if cfg.resume not in (False, "auto") else None
     summary = train_here(cfg, run_dir, name, checkpoint)
-    from openrs.run_dir import ENDED
+    wait_for_every_rank()  # rank 0 has written summary.json: every machine's launcher reads the same ending
+    return 0 if summary["status"] in (*ENDED, ROLLING_BACK) else 1
 
-    return 0 if summary["status"] in ENDED else 1  # a guardrail's stop ends every rank cleanly
+
+#: The status of a run a guardrail rolls back: its training processes end and the launcher restarts them.
+ROLLING_BACK = "rolling_back"
+
+
+def wait_for_every_rank() -> None:
+    """A barrier over the training processes, when there are several."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
 
 
 def train_here(cfg: OpenRSConfig, run_dir: Path, name: str, checkpoint: Path | None) -> dict[str, Any]:
-    """Train; when a guardrail asks for a rollback, set the later records aside and train again from the checkpoint
-    before the trouble, with the learning rate times guard.rollback.lr_factor (each rank does the same)."""
-    from openrs.generation import release_memory
+    """Train once. When a guardrail asks for a rollback, rank 0 sets the later records and checkpoints aside and the
+    summary says `rolling_back`: the launcher then starts the training processes again from the checkpoint before
+    the trouble (openrs.launch), with the learning rate of that many rollbacks (`guard.rollback.lr_factor`)."""
     from openrs.guardrails.rollback import set_aside
     from openrs.run_dir import read_summary
     from openrs.train import is_main_process, train
 
     rollbacks = len(((read_summary(run_dir) or {}).get("guard") or {}).get("rollbacks") or [])
-    lr_factor = 1.0
-    while True:
-        summary = train(cfg, run_dir, name, cfg.logger.group or cfg.name, checkpoint, rollbacks_done=rollbacks,
-                        lr_factor=lr_factor)  # fmt: skip
-        if summary["status"] != "rolling_back":
-            return summary
-        rollbacks += 1
-        checkpoint = Path(summary["guard"]["rollbacks"][-1]["to"])
-        if is_main_process():
-            set_aside(run_dir, checkpoint, rollbacks)
-        release_memory()
-        lr_factor = cfg.guard.rollback.lr_factor
+    summary = train(cfg, run_dir, name, cfg.logger.group or cfg.name, checkpoint, rollbacks_done=rollbacks)
+    if summary["status"] == ROLLING_BACK and is_main_process():
+        set_aside(run_dir, Path(summary["guard"]["rollbacks"][-1]["to"]), rollbacks + 1)
+    return summary
 
 
 def finish(cfg: OpenRSConfig, run_dir: Path, summary: dict[str, Any]) -> int:

@@ -19,7 +19,7 @@ from openrs.config import Device, LoggerName, OpenRSConfig, plain_dict
 from openrs.data.prepare import DataReport, prepare_dataset
 from openrs.evaluation.callback import BenchmarkEvalCallback
 from openrs.guardrails.callback import GuardCallback
-from openrs.guardrails.rollback import ScaleLearningRate
+from openrs.guardrails.rollback import ScaleLearningRate, rollback_learning_rate
 from openrs.jsonl import read_jsonl
 from openrs.models import resolve_attention
 from openrs.naming import run_tags
@@ -150,13 +150,13 @@ def train(
     checkpoint: Path | None = None,
     extra_callbacks: list[Any] | None = None,
     rollbacks_done: int = 0,
-    lr_factor: float = 1.0,
 ) -> dict[str, Any]:
     """Run GRPO as configured, writing everything into `run_dir`. Returns the summary (also in summary.json): its
     status is `completed`, `stopped` (by a guardrail), `rolling_back` (a guardrail asks to restart from
-    `guard.rollbacks[-1].to`, which openrs.run does), `interrupted` or `failed`. `rollbacks_done`: rollbacks this run
-    has had (its W&B run is then named `<run_name>-rollback<n>`: W&B steps cannot go back); `lr_factor`: the learning
-    rate (and schedule) restored from `checkpoint` is multiplied by it."""
+    `guard.rollbacks[-1].to`, which openrs.launch does), `interrupted` or `failed`. `rollbacks_done`: rollbacks this
+    run has had (its W&B run is then named `<run_name>-rollback<n>`: W&B steps cannot go back); after n rollbacks the
+    learning rate and its schedule are the configured ones times `guard.rollback.lr_factor`**n, whichever checkpoint
+    is restored (openrs.guardrails.rollback.rollback_learning_rate)."""
     from transformers import AutoTokenizer
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -186,8 +186,8 @@ def train(
             wandb_run = start_wandb(cfg, run_dir, tracked_name, group, plan, record)
         own = openrs_callbacks(cfg, run_dir)
         callbacks = [metrics_callback, guard, attempt, *own, *(extra_callbacks or [])]
-        if lr_factor != 1.0:
-            callbacks.append(ScaleLearningRate(lr_factor))
+        if rollbacks_done:
+            callbacks.append(ScaleLearningRate(rollback_learning_rate(cfg, rollbacks_done)))
         trainer = build_trainer(cfg, model_path, tokenizer, data, grpo_kwargs, callbacks)
         use_compact_progress(trainer)
         for callback in own:  # they read the trainer's buffers and model
@@ -199,7 +199,8 @@ def train(
             if main:
                 tokenizer.save_pretrained(str(final_model))
         require_scored_steps(metrics_callback, cfg)  # after the saves: every rank has left the collectives
-        summary.update(guard_outcome(guard, trainer, run_dir, lr_factor_next=cfg.guard.rollback.lr_factor))
+        summary.update(guard_outcome(guard, trainer, run_dir, lr_factor_next=cfg.guard.rollback.lr_factor
+                                     ** (rollbacks_done + 1)))  # fmt: skip
     except KeyboardInterrupt:
         summary.update(status="interrupted")
         raise
@@ -281,7 +282,7 @@ def start_summary(cfg: OpenRSConfig, run_dir: Path, run_name: str, checkpoint: P
         attempts = [{"wall_time_s": earlier["resources"]["wall_time_s"], "status": earlier.get("status")}]
     step = checkpoint_step(checkpoint)
     attempts.append({"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "from_step": step, "steps": step,
-                     "wall_time_s": 0.0, "status": "running"})  # fmt: skip
+                     "wall_time_s": 0.0, "status": "running", "pid": os.getpid()})  # fmt: skip
     summary: dict[str, Any] = {"name": cfg.name, "run_name": run_name, "run_dir": str(run_dir), "status": "running",
                                "attempts": attempts}  # fmt: skip
     guard = earlier.get("guard") or {}  # the firings and rollbacks of earlier attempts stay

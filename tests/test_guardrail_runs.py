@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -88,37 +89,69 @@ def test_an_exploding_learning_rate_stops_at_the_first_nan(tmp_path: Path) -> No
     assert last["step"] == 2 and (last["loss"] is None or not math.isfinite(last["loss"]))  # NaN is written as null
 
 
+def rolled_back(tmp_path: Path, *overrides: str, detector: str) -> tuple[dict, subprocess.CompletedProcess]:
+    """A tiny run watched by one detector whose action is rollback, through the command line: the launcher starts
+    the training process, and again from the checkpoint at each rollback."""
+    result = run_openrs("logger=none", "logger.sample_completions_every=0", "train.save_steps=2",
+                        "train.save_total_limit=null", "guard=off", f"guard.{detector}.action=rollback", *overrides,
+                        f"hydra.run.dir={tmp_path}", cwd=tmp_path.parent)  # fmt: skip
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    return json.loads((tmp_path / "summary.json").read_text()), result
+
+
 def test_a_kl_explosion_rolls_back_with_a_lower_learning_rate_and_recovers(tmp_path: Path) -> None:
     """lr 5e-2 drives the KL past 1 from step 4 on; the guard fires at step 8 and rolls back to checkpoint-2 (the
-    weights before the trouble) with lr x 0.01. The run then completes, its records those of one trajectory."""
-    summary = guarded(tmp_path, reward("digit_fraction"), "optimizer.learning_rate=5e-2", "train.max_steps=10",
-                      "train.save_steps=2", "train.save_total_limit=null", "guard.rollback.lr_factor=0.01",
-                      detector="kl_explosion", action="rollback")  # fmt: skip
+    weights before the trouble) with lr x 0.01: the training process ends and the launcher starts a new one from
+    checkpoint-2 (before, the same process built a second trainer). The run then completes, its records those of one
+    trajectory."""
+    summary, result = rolled_back(
+        tmp_path / "run",
+        reward("digit_fraction"),
+        "optimizer.learning_rate=5e-2",
+        "train.max_steps=10",
+        "guard.rollback.lr_factor=0.01",
+        detector="kl_explosion",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = tmp_path / "run"
     assert summary["status"] == "completed" and fired(summary) == [("kl_explosion", "rollback")]
-    assert summary["run_name"] == "guard-kl_explosion"  # the command's name: resume=auto still finds the run
+    assert "-rollback1" not in summary["run_name"]  # the command's name: resume=auto still finds the run
+    first, second = summary["attempts"]
+    assert first["pid"] != second["pid"] and second["from_step"] == 2  # a new training process, from checkpoint-2
+    assert "starting them again from" in result.stderr and "checkpoint-2" in result.stderr
     (rollback,) = summary["guard"]["rollbacks"]
     assert Path(rollback["to"]).name == "checkpoint-2" and rollback["step"] == 8
-    rows = [row for row in read_jsonl(tmp_path / "metrics.jsonl") if "reward" in row]
+    rows = [row for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row]
     assert [row["step"] for row in rows] == list(range(1, 11))  # each step once: the rolled-back ones set aside
     assert [row["learning_rate"] for row in rows] == [5e-2] * 2 + [pytest.approx(5e-4)] * 8
     assert rows[-1]["kl"] < 1.0  # recovered
-    superseded = read_jsonl(tmp_path / "metrics.superseded.jsonl")
+    superseded = read_jsonl(run_dir / "metrics.superseded.jsonl")
     assert {row["step"] for row in superseded if "reward" in row} == set(range(3, 9))
     assert {row["superseded_at"] for row in superseded} == {2}
-    assert {p.name for p in (tmp_path / "rolled_back" / "1").iterdir()} == {"checkpoint-4", "checkpoint-6",
+    assert {p.name for p in (run_dir / "rolled_back" / "1").iterdir()} == {"checkpoint-4", "checkpoint-6",
                                                                             "checkpoint-8"}  # fmt: skip
-    assert (tmp_path / "checkpoint-10").is_dir() and (tmp_path / "final_model").is_dir()
+    assert (run_dir / "checkpoint-10").is_dir() and (run_dir / "final_model").is_dir()
 
 
 def test_rollbacks_are_capped_then_the_run_stops(tmp_path: Path) -> None:
-    """The signal vanishes at step 7 whatever the learning rate: one rollback (max_rollbacks=1), then a stop."""
-    summary = guarded(tmp_path, reward("constant_from_step_6"), "train.max_steps=20", "train.save_steps=2",
-                      "train.save_total_limit=null", "guard.no_signal.window=2", "guard.no_signal.patience=2",
-                      "guard.rollback.max_rollbacks=1", detector="no_signal", action="rollback")  # fmt: skip
-    assert fired(summary) == [("no_signal", "rollback"), ("no_signal", "stop")]
-    assert "max_rollbacks=1 used" in summary["guard"]["firings"][1]["message"]
-    assert summary["status"] == "stopped" and len(summary["guard"]["rollbacks"]) == 1
-    assert summary["guard"]["rollbacks"][0]["to"].endswith("checkpoint-4")
+    """The signal vanishes at step 7 whatever the learning rate: two rollbacks to checkpoint-4 (max_rollbacks=2),
+    then a stop. The second restores a checkpoint saved before the first rollback, yet its learning rate is the
+    configured one x lr_factor^2 (it was x lr_factor once: the factor compounded on whatever the checkpoint held)."""
+    summary, result = rolled_back(tmp_path / "run", reward("constant_from_step_6"), "train.max_steps=20",
+                                  "guard.no_signal.window=2", "guard.no_signal.patience=2",
+                                  "guard.rollback.max_rollbacks=2", detector="no_signal")  # fmt: skip
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert fired(summary) == [("no_signal", "rollback"), ("no_signal", "rollback"), ("no_signal", "stop")]
+    assert "max_rollbacks=2 used" in summary["guard"]["firings"][2]["message"]
+    assert summary["status"] == "stopped" and len(summary["guard"]["rollbacks"]) == 2
+    assert [Path(r["to"]).name for r in summary["guard"]["rollbacks"]] == ["checkpoint-4", "checkpoint-4"]
+    assert [r["lr_factor"] for r in summary["guard"]["rollbacks"]] == [0.5, 0.25]
+    assert len({attempt["pid"] for attempt in summary["attempts"]}) == 3
+    rates = {row["step"]: row["learning_rate"] for row in read_jsonl(tmp_path / "run" / "metrics.jsonl")
+             if "reward" in row}  # fmt: skip
+    assert {rates[step] for step in range(1, 5)} == {1e-3}
+    later = [rates[step] for step in rates if step > 4]
+    assert later and later == [pytest.approx(1e-3 * 0.25)] * len(later)
 
 
 def test_a_reward_that_pays_for_foreign_text_warns_of_language_drift(tmp_path: Path, monkeypatch) -> None:

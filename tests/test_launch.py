@@ -61,7 +61,8 @@ def test_accelerate_argv_relaunches_openrs_with_the_same_overrides(tmp_path: Pat
         "resume=False",
         "hydra.output_subdir=null",  # the ranks write no Hydra record of their own
     ]
-    assert f"resume={tmp_path}" in accelerate_argv(cfg, [], tmp_path, resuming=True)
+    checkpoint = tmp_path / "checkpoint-50"
+    assert f"resume={checkpoint}" in accelerate_argv(cfg, [], tmp_path, checkpoint)
 
 
 def test_cpu_processes_use_ddp_over_gloo_instead_of_deepspeed(tmp_path: Path) -> None:
@@ -143,7 +144,7 @@ def test_server_mode_is_refused_on_cpu_with_the_reason() -> None:
 
 def test_rank_overrides_replace_the_launchers_own(tmp_path: Path) -> None:
     given = ["train.seed=1", "resume=true", "hydra.output_subdir=x"]
-    assert rank_overrides(given, tmp_path, resuming=False) == [
+    assert rank_overrides(given, tmp_path, None) == [
         "train.seed=1",
         f"hydra.run.dir={tmp_path}",
         "resume=False",
@@ -305,6 +306,80 @@ def test_exp3_on_four_gpus_starts_in_the_launcher_and_in_every_rank(
     assert f"hydra.run.dir={run_dir}" in hydra_args
     assert run_module.run(rank_cfg, run_dir, rank_args) == 0
     assert reached == [(run_dir, None)]
+
+
+RELEASING_SERVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+port, calls, release = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "release"
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404); self.end_headers()
+    def do_POST(self):
+        with open(calls, "a") as out:
+            out.write(self.path + "\\n")
+        ok = release and self.path == "/shutdown_weight_transfer_engine"
+        self.send_response(200 if ok else 404); self.end_headers()
+    def log_message(self, *args):
+        pass
+HTTPServer(("127.0.0.1", port), H).serve_forever()
+"""
+
+
+@pytest.mark.parametrize("release", [True, False], ids=["released", "restarted"])
+def test_a_rollback_restarts_the_ranks_beside_the_same_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              release: bool) -> None:  # fmt: skip
+    """Server mode on 2 faked GPUs (the ranks need CUDA: they are stood in for, and end the first time as a rollback
+    ends them, with `rolling_back` in summary.json). The launcher asks the server (a real process answering vLLM's
+    routes) to release its weight-transfer group, waits for /health, and starts the ranks again with
+    resume=<checkpoint>; a server without that route is restarted instead. Afterwards the port is free."""
+    import json
+
+    import torch
+
+    import openrs.launch as launch_module
+
+    port, calls = free_port(), tmp_path / "calls.txt"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(launch_module, "vllm_server_argv", lambda cfg, path: [
+        sys.executable, "-c", RELEASING_SERVER, str(port), str(calls), "release" if release else "404"])  # fmt: skip
+    run_dir, checkpoint = tmp_path / "run", tmp_path / "run" / "checkpoint-2"
+    run_dir.mkdir()
+    starts: list[list[str]] = []
+    servers: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    class Ranks:  # the training processes: the first ones end for a rollback, the next ones complete
+        def __init__(self, argv, env, **kwargs):
+            starts.append(argv)
+            rollbacks = [{"to": str(checkpoint), "step": 5}]
+            status = "rolling_back" if len(starts) == 1 else "completed"
+            (run_dir / "summary.json").write_text(json.dumps({"status": status, "guard": {"rollbacks": rollbacks}}))
+
+        def wait(self, timeout=None):
+            return 0
+
+        def poll(self):
+            return 0
+
+    def popen(argv, **kwargs):
+        if argv[:2] != [sys.executable, "-c"]:
+            return Ranks(argv, **kwargs)
+        servers.append(real_popen(argv, **kwargs))
+        return servers[-1]
+
+    monkeypatch.setattr(launch_module.subprocess, "Popen", popen)
+    cfg = compose_config("rollout=vllm_server", "launcher=local", f"rollout.server_port={port}",
+                         "rollout.server_host=127.0.0.1")  # fmt: skip
+    code = launch_module.launch(cfg, [], run_dir, model_path="m", checkpoint=None, machine=Machine(), gpu_count=2)
+    assert code == 0 and len(starts) == 2
+    assert "resume=False" in starts[0] and f"resume={checkpoint}" in starts[1]
+    assert calls.read_text().split() == ["/shutdown_weight_transfer_engine"]
+    assert len(servers) == (1 if release else 2) and all(server.poll() is not None for server in servers)
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
 
 
 def test_a_vllm_server_beside_one_local_training_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -122,6 +122,30 @@ def test_a_guardrail_stops_both_ranks_at_the_same_step(tmp_path: Path) -> None:
     assert (run_dir / "checkpoint-3" / "trainer_state.json").is_file()
 
 
+def test_a_rollback_ends_both_ranks_and_the_launcher_starts_them_again(tmp_path: Path) -> None:
+    """kl_explosion with action=rollback under two processes: both ranks end at the firing's step, the launcher
+    starts `accelerate launch` again from the checkpoint before the trouble (new ranks, a new process group), and the
+    run completes as one trajectory at the configured learning rate x lr_factor."""
+    run_dir = tmp_path / "run"
+    result = run_openrs("logger=none", "train.device=cpu", "train.max_steps=8", "train.save_steps=1",
+                        "train.save_total_limit=null",
+                        "logger.sample_completions_every=0", "optimizer.learning_rate=5e-2",
+                        "reward.functions=[{name: 'tests.learning_rewards:digit_fraction'}]", "guard=off",
+                        "guard.kl_explosion.action=rollback", "guard.rollback.lr_factor=0.01", *two_processes(),
+                        f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["processes"] == 2
+    (rollback,) = summary["guard"]["rollbacks"]
+    first, second = summary["attempts"]
+    assert first["pid"] != second["pid"] and second["from_step"] == int(rollback["to"].rsplit("-", 1)[1])
+    assert result.stderr.count("Starting 2 training process(es)") == 2
+    rows = [row for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row]
+    assert [row["step"] for row in rows] == list(range(1, 9))
+    restart = second["from_step"]
+    assert [row["learning_rate"] for row in rows[restart:]] == [pytest.approx(5e-4)] * (8 - restart)
+
+
 def test_dynamic_sampling_runs_the_same_rounds_on_both_ranks(tmp_path: Path) -> None:
     """Each rank keeps its own groups but every rank runs as many rounds as the one that needs most (the rounds'
     gathers would otherwise hang): two processes, 8 completions each, train to the end."""

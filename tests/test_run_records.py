@@ -59,6 +59,16 @@ def test_resume_true_picks_the_latest_sibling_with_a_checkpoint(tmp_path: Path) 
     assert resume_target(str(latest), fresh) == (latest, latest / "checkpoint-100")
 
 
+def test_resume_from_one_checkpoint_of_a_run(tmp_path: Path) -> None:
+    """resume=<run>/checkpoint-N (what a rollback's restart passes the ranks): that checkpoint, not the latest; one a
+    kill cut short is refused with why."""
+    run = make_run(tmp_path, "r", [50, 100])
+    assert resume_target(str(run / "checkpoint-50"), tmp_path / "fresh") == (run, run / "checkpoint-50")
+    (run / "checkpoint-150").mkdir()
+    with pytest.raises(ConfigError, match="checkpoint-150: that checkpoint cannot be loaded: no trainer_state.json"):
+        resume_target(str(run / "checkpoint-150"), tmp_path / "fresh")
+
+
 def test_resume_without_checkpoints_says_what_to_do(tmp_path: Path) -> None:
     fresh = tmp_path / "now"
     fresh.mkdir()

@@ -73,6 +73,28 @@ def test_dapo_with_dynamic_sampling_joins_vllm_rounds(tmp_path: Path) -> None:
     assert all(row["sampling/sampling_logp_difference/max"] < 1e-4 for row in steps)
 
 
+def test_a_rollback_with_colocated_vllm_starts_a_new_training_process(tmp_path: Path) -> None:
+    """kl_explosion with action=rollback on the colocated engine: the training process (and its engine, which vLLM
+    cannot free in-process) ends, and the launcher starts a new one from the checkpoint before the trouble; the
+    engine there samples from the restored policy (log-prob gap float32 noise) and the run completes."""
+    run_dir = tmp_path / "run"
+    args = ["rollout=vllm_colocate", "train.device=cpu", "train.max_steps=8", "train.save_steps=1",
+            "train.save_total_limit=null", "algorithm.vllm_importance_sampling_correction=true",
+            "optimizer.learning_rate=5e-2", "reward.functions=[{name: 'tests.learning_rewards:digit_fraction'}]",
+            "guard=off", "guard.kl_explosion={action: rollback, window: 1, patience: 2}",
+            "guard.rollback.lr_factor=0.01", "logger=none", "logger.sample_completions_every=0",
+            f"hydra.run.dir={run_dir}"]  # fmt: skip
+    result = run_module("openrs", *args, cwd=tmp_path, env=ENV, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and len(summary["guard"]["rollbacks"]) == 1
+    first, second = summary["attempts"]
+    assert first["pid"] != second["pid"]
+    rows = [row for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row]
+    assert [row["step"] for row in rows] == list(range(1, 9))
+    assert all(row["sampling/sampling_logp_difference/max"] < 1e-4 for row in rows[second["from_step"] :])
+
+
 def test_server_mode_is_refused_on_cpu_before_anything_starts(tmp_path: Path) -> None:
     result = run_module("openrs", "rollout=vllm_server", "train.device=cpu", "logger=none", cwd=tmp_path, env=ENV)
     assert result.returncode == 2 and "NCCL" in result.stderr and "Traceback" not in result.stderr
@@ -80,8 +102,9 @@ def test_server_mode_is_refused_on_cpu_before_anything_starts(tmp_path: Path) ->
 
 def test_the_vllm_server_starts_answers_and_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The orchestration of `rollout=vllm_server`, for real: TRL's serve command in its own process group, /health,
-    a completion through the route TRL's client uses, and a stop that frees the port."""
-    from openrs.launch import start_vllm_server, stop_process_group, wait_for_server
+    a completion through the route TRL's client uses, the release of the weight-transfer group a rollback's restart
+    needs (the same server goes on answering), and a stop that frees the port."""
+    from openrs.launch import release_weight_transfer, start_vllm_server, stop_process_group, wait_for_server
 
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
@@ -99,6 +122,7 @@ def test_the_vllm_server_starts_answers_and_stops(tmp_path: Path, monkeypatch: p
         with urllib.request.urlopen(call, timeout=120) as response:
             answer = json.loads(response.read())
         assert len(answer["choices"]) == 1 and answer["usage"]["completion_tokens"] >= 1
+        assert release_weight_transfer(cfg, server, model, [], log_path) is server  # released, not restarted
     finally:
         stop_process_group(server)
     assert server.returncode is not None

@@ -41,22 +41,32 @@ def set_aside(run_dir: Path, checkpoint: Path, number: int) -> Path:
     return aside
 
 
-class ScaleLearningRate(TrainerCallback):
-    """Multiplies the learning rate and its whole schedule by `factor` once the checkpoint's optimizer and scheduler
-    are loaded (on_train_begin comes after), so the restarted run continues the schedule, scaled."""
+def rollback_learning_rate(cfg: Any, rollbacks: int) -> float:
+    """The peak learning rate after `rollbacks` rollbacks: the configured one times guard.rollback.lr_factor for each
+    (so the same whichever checkpoint a rollback restores, and whether that checkpoint was saved before or after an
+    earlier rollback)."""
+    return cfg.optimizer.learning_rate * cfg.guard.rollback.lr_factor**rollbacks
 
-    def __init__(self, factor: float) -> None:
-        self.factor = factor
+
+class ScaleLearningRate(TrainerCallback):
+    """Sets the peak learning rate of the schedule to `learning_rate` once the checkpoint's optimizer and scheduler
+    are loaded (on_train_begin comes after): every rate of the schedule restored from the checkpoint is scaled by
+    learning_rate / the restored peak, so the restarted run continues the same schedule at the new peak."""
+
+    def __init__(self, learning_rate: float) -> None:
+        self.learning_rate = learning_rate
 
     def on_train_begin(self, args: Any, state: Any, control: Any, optimizer: Any = None, lr_scheduler: Any = None,
                        **kwargs: Any) -> None:  # fmt: skip
-        if self.factor == 1.0:
-            return
         scheduler = getattr(lr_scheduler, "scheduler", lr_scheduler)  # accelerate wraps torch's scheduler
+        groups = getattr(optimizer, "param_groups", [])
+        peaks = getattr(scheduler, "base_lrs", None) or [group.get("initial_lr", group["lr"]) for group in groups]
+        ratios = [self.learning_rate / peak if peak else 1.0 for peak in peaks]
         for name in ("base_lrs", "_last_lr"):  # _last_lr: the rate logged until the scheduler's next step
-            if isinstance(getattr(scheduler, name, None), list):
-                setattr(scheduler, name, [lr * self.factor for lr in getattr(scheduler, name)])
-        for group in getattr(optimizer, "param_groups", []):
-            group["lr"] *= self.factor
+            values = getattr(scheduler, name, None)
+            if isinstance(values, list):
+                setattr(scheduler, name, [value * ratio for value, ratio in zip(values, ratios, strict=False)])
+        for group, ratio in zip(groups, ratios, strict=False):
+            group["lr"] *= ratio
             if "initial_lr" in group:
-                group["initial_lr"] *= self.factor
+                group["initial_lr"] *= ratio
