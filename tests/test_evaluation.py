@@ -480,6 +480,24 @@ def test_data_parallel_shards_need_their_gpus(tmp_path: Path, monkeypatch: pytes
     assert not list((tmp_path / "out").glob("samples.shard-*"))  # no shard was started
 
 
+def test_data_parallel_shards_take_the_gpus_the_job_was_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under CUDA_VISIBLE_DEVICES=4,5,6,7 (a Slurm allocation) shard i runs on the i-th given GPU(s), not on GPU i
+    (four GPUs faked: none can exist here)."""
+    import torch
+
+    from openrs.evaluation.runner import _shard_env
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    single = eval_config("eval.data_parallel_size=4").eval
+    assert [_shard_env(i, single)["CUDA_VISIBLE_DEVICES"] for i in range(4)] == ["4", "5", "6", "7"]
+    pairs = eval_config("eval.data_parallel_size=2", "eval.tensor_parallel_size=2").eval
+    assert [_shard_env(i, pairs)["CUDA_VISIBLE_DEVICES"] for i in range(2)] == ["4,5", "6,7"]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert [_shard_env(i, single)["CUDA_VISIBLE_DEVICES"] for i in range(4)] == ["0", "1", "2", "3"]
+
+
 def test_before_and_after_evaluations_that_cover_other_problems_are_not_compared(tmp_path: Path) -> None:
     """A resumed run whose eval.max_problems changed: the kept base evaluation and the final one differ in problems,
     so there is no paired comparison (said in the summary), instead of a crash after training."""

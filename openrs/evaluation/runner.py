@@ -132,13 +132,17 @@ def _load_generator(model_path: str, eval_cfg: EvalConfig, model_cfg: ModelConfi
 
 
 def _shard_env(index: int, eval_cfg: EvalConfig) -> dict[str, str]:
-    """GPUs `[index * tp, (index + 1) * tp)` for shard `index` (none on a CPU machine)."""
+    """The visible GPUs `[index * tp, (index + 1) * tp)` for shard `index`, as ids of the GPUs this process was given
+    (`CUDA_VISIBLE_DEVICES=4,5,6,7` of a Slurm allocation: shard 0 gets 4), none on a CPU machine."""
     import torch
+
+    from openrs.launch import visible_gpu_ids
 
     env = dict(os.environ)
     if torch.cuda.is_available():
         tp = eval_cfg.tensor_parallel_size
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in range(index * tp, (index + 1) * tp))
+        visible = visible_gpu_ids(torch.cuda.device_count())
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(visible[index * tp : (index + 1) * tp])
     return env
 
 
