@@ -9,6 +9,7 @@ excerpts (2026-11-30); the recorded comparison is in benchmarks/RESULTS.md ("Mem
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 
@@ -24,6 +25,9 @@ class Case:
     assumed: list[str] = field(default_factory=list)
     published_gib: float | None = None  # a published memory figure for one training GPU
     published_is: str = ""  # what that figure is
+    # the policy's weights were float32 under autocast (openrs.precision); every recorded case loaded them in the
+    # compute dtype with no master copy, as TRL's scripts do and openrs did before issue 23
+    master_fp32: bool = False
 
 
 QWEN7B_DDP = ["model.name_or_path=Qwen/Qwen2.5-7B", "model.dtype=bfloat16", "launcher=accelerate",
@@ -203,7 +207,8 @@ def estimate(case: Case):
     cfg = compose_config(*case.overrides, f"cost.gpu_type={case.gpu_type}")
     gpu, _ = gpu_of(cfg)
     shape = find_shape(str(cfg.model.name_or_path), online=False).shape
-    return memory_plan(shape, layout_of(cfg), gpu, fused_lm_head=case.fused_lm_head)
+    layout = dataclasses.replace(layout_of(cfg), master_fp32=case.master_fp32)
+    return memory_plan(shape, layout, gpu, fused_lm_head=case.fused_lm_head)
 
 
 def comparable_gib(case: Case, plan) -> float:

@@ -8,9 +8,11 @@ import inspect
 import shutil
 from pathlib import Path
 
+from openrs.accelerate_files import effective_accelerate_config, uses_deepspeed
 from openrs.config import (
     DatasetSource,
     Device,
+    DType,
     LauncherName,
     LoggerName,
     OpenRSConfig,
@@ -18,7 +20,6 @@ from openrs.config import (
     VllmMode,
 )
 from openrs.errors import ConfigError
-from openrs.plan import effective_accelerate_config
 
 
 def check_rewards(cfg: OpenRSConfig) -> None:
@@ -133,14 +134,6 @@ def check_gpu_count(cfg: OpenRSConfig, gpu_count: int, first_machine: bool) -> N
     )
 
 
-def uses_deepspeed(accelerate_config: Path) -> bool:
-    """Whether an accelerate config file asks for DeepSpeed (`distributed_type: DEEPSPEED`; unreadable: no, and
-    accelerate itself reports it)."""
-    from openrs.memory.layout import deepspeed_settings
-
-    return deepspeed_settings(accelerate_config).zero_stage is not None
-
-
 def deepspeed_installed() -> bool:
     """Whether the deepspeed package can be imported (found without importing it)."""
     return importlib.util.find_spec("deepspeed") is not None
@@ -152,7 +145,7 @@ def check_deepspeed(cfg: OpenRSConfig) -> None:
     if cfg.launcher.name != LauncherName.accelerate or deepspeed_installed():
         return
     config = Path(effective_accelerate_config(cfg))
-    if uses_deepspeed(config):
+    if uses_deepspeed(cfg):
         raise ConfigError(
             f"launcher.accelerate_config={cfg.launcher.accelerate_config} ({config.name}) uses DeepSpeed, which is "
             "not installed. Install it (`pip install 'openrs[gpu]'`, docs/INSTALL.md), or train with plain DDP: "
@@ -247,9 +240,20 @@ def check_eval_benchmarks(cfg: OpenRSConfig) -> None:
             check_benchmark_name(name, cfg.eval)
 
 
+def check_training_dtype(cfg: OpenRSConfig) -> None:
+    """Training needs a definite precision: TRL's `auto` loads the checkpoint's dtype (bfloat16 for R1-Distill) and
+    would train it with no float32 weights for the optimizer, and the trainer's mixed precision could not follow it."""
+    if cfg.model.dtype == DType.auto:
+        raise ConfigError(
+            "model.dtype=auto: training needs a definite precision. Set model.dtype=bfloat16 (bf16 compute with "
+            "float32 master weights, the paper's) or model.dtype=float32 (auto is for evaluation: eval.dtype)."
+        )
+
+
 def check_config(cfg: OpenRSConfig) -> None:
     """The checks that need no hardware but look beyond one value (files, the reward registry); run for dry runs too.
     Each value's own range and the groups' consistency were checked when the config became typed (openrs.config)."""
+    check_training_dtype(cfg)
     check_accelerate_config(cfg)
     check_rewards(cfg)
     check_eval_benchmarks(cfg)

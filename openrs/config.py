@@ -145,8 +145,8 @@ class ModelConfig:
     # hub id, local dir, `openrs-tiny` (random, built offline: openrs.tiny_model) or `smollm2-135m` (openrs.smollm2)
     name_or_path: str = "openrs-tiny"
     revision: str = "main"  # hub revision (branch, tag or commit); ignored for local dirs
-    # weights dtype; bfloat16/float16 also switch the trainer to mixed precision, and evaluation's eval.dtype=auto
-    # takes a bfloat16/float16 from here
+    # compute dtype; bfloat16/float16 train in mixed precision with float32 master weights (docs/LAUNCH.md,
+    # "Precision"; auto is refused for training), and evaluation's eval.dtype=auto takes a bfloat16/float16 from here
     dtype: DType = DType.float32
     # attention kernel of training and of evaluation's hf engine; flash_attention_2 falls back to sdpa without
     # the flash-attn package

@@ -22,9 +22,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from openrs.accelerate_files import effective_accelerate_config
 from openrs.config import Device, LauncherName, OpenRSConfig
 from openrs.errors import ConfigError
-from openrs.plan import effective_accelerate_config, vllm_max_model_length
+from openrs.plan import vllm_max_model_length
+from openrs.precision import training_precision
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +148,8 @@ def accelerate_argv(
         machine.main_address,
         "--main_process_port",
         str(cfg.launcher.main_process_port),
+        "--mixed_precision",  # from model.dtype, whatever the accelerate config file says (openrs.precision)
+        training_precision(cfg).mixed_precision,
     ]
     return argv + ["-m", "openrs", *rank_overrides(overrides, run_dir, checkpoint)]
 

@@ -6,10 +6,11 @@ tests pin every experiment through it. Nothing here imports torch or loads a mod
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from openrs.accelerate_files import effective_accelerate_config
 from openrs.config import Device, LauncherName, LoggerName, OpenRSConfig, RolloutBackend, VllmMode, plain_dict
+from openrs.precision import training_precision
 
 
 def vllm_max_model_length(cfg: OpenRSConfig) -> int:
@@ -21,7 +22,7 @@ def vllm_max_model_length(cfg: OpenRSConfig) -> int:
 def model_init_kwargs(cfg: OpenRSConfig) -> dict[str, Any]:
     """`GRPOConfig.model_init_kwargs`: how TRL loads the policy (and reference) model."""
     return {
-        "dtype": cfg.model.dtype.value,
+        "dtype": training_precision(cfg).load_dtype,  # float32 master weights where nothing else keeps them
         "attn_implementation": cfg.model.attn_implementation.value,
         "revision": cfg.model.revision,
     }
@@ -49,8 +50,8 @@ def trainer_arguments(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
         "gradient_accumulation_steps": train.gradient_accumulation_steps,
         "gradient_checkpointing": train.gradient_checkpointing,
         "gradient_checkpointing_kwargs": {"use_reentrant": False} if train.gradient_checkpointing else None,
-        "bf16": cfg.model.dtype.mixed_precision == "bf16",
-        "fp16": cfg.model.dtype.mixed_precision == "fp16",
+        "bf16": training_precision(cfg).mixed_precision == "bf16",
+        "fp16": training_precision(cfg).mixed_precision == "fp16",
         "use_cpu": train.device == Device.cpu,
         "model_init_kwargs": model_init_kwargs(cfg),
         "trust_remote_code": cfg.model.trust_remote_code,
@@ -131,26 +132,6 @@ def rollout_arguments(cfg: OpenRSConfig) -> dict[str, Any]:
     }
 
 
-def accelerate_config_path(name_or_path: str) -> Path:
-    """A shipped accelerate config (`zero2`, `zero3`, `ddp`) or a user's yaml path."""
-    shipped = Path(__file__).parent / "accelerate_configs" / f"{name_or_path}.yaml"
-    return shipped if shipped.exists() else Path(name_or_path)
-
-
-#: Shipped accelerate configs that use DeepSpeed (CUDA only).
-DEEPSPEED_CONFIGS = ("zero2", "zero3")
-
-
-def effective_accelerate_config(cfg: OpenRSConfig) -> str:
-    """The accelerate config file a launch uses. Always a file, so a user's own default accelerate config never
-    changes a run: null means plain DDP (`ddp`), and on CPU (`train.device=cpu`) the DeepSpeed configs become `ddp`
-    (DeepSpeed needs CUDA; the processes then talk over gloo)."""
-    name = cfg.launcher.accelerate_config
-    if name is None or (cfg.train.device == Device.cpu and name in DEEPSPEED_CONFIGS):
-        name = "ddp"
-    return str(accelerate_config_path(name))
-
-
 def launcher_plan(cfg: OpenRSConfig) -> dict[str, Any]:
     """How the run is launched: processes, accelerate config and GPUs needed in total."""
     launcher = plain_dict(cfg.launcher)
@@ -178,6 +159,7 @@ def build_plan(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
         },
         "dataset": plain_dict(cfg.dataset),
         "length": length,
+        "precision": training_precision(cfg).as_dict(),
         "peft": plain_dict(cfg.peft),
         "rollout": plain_dict(cfg.rollout),
         "launcher": launcher_plan(cfg),

@@ -108,16 +108,29 @@ def build_trainer(cfg: OpenRSConfig, model_path: str, tokenizer: Any, data: Any,
         )
 
     if grpo_kwargs.get("vllm_mode") != "colocate":
-        return construct()
-    from openrs.vllm_colocate import colocated_engine_settings, use_cpu_weight_sync
-    from openrs.vllm_support import vllm_device
-
-    on_cpu = vllm_device() == "cpu"
-    with colocated_engine_settings(cfg.model.dtype.value, cfg.rollout.enforce_eager, on_cpu):
         trainer = construct()
-    if on_cpu:
-        use_cpu_weight_sync(trainer)
+    else:
+        from openrs.vllm_colocate import colocated_engine_settings, use_cpu_weight_sync
+        from openrs.vllm_support import vllm_device
+
+        on_cpu = vllm_device() == "cpu"
+        with colocated_engine_settings(cfg.model.dtype.value, cfg.rollout.enforce_eager, on_cpu):
+            trainer = construct()
+        if on_cpu:
+            use_cpu_weight_sync(trainer)
+    cast_reference(cfg, trainer)
     return trainer
+
+
+def cast_reference(cfg: OpenRSConfig, trainer: Any) -> None:
+    """The frozen reference model, loaded in float32 beside a float32-master policy, in the compute dtype: it only
+    ever runs under autocast, so float32 would double its memory for nothing (openrs.precision)."""
+    import torch
+
+    from openrs.precision import training_precision
+
+    if training_precision(cfg).cast_reference and getattr(trainer, "ref_model", None) is not None:
+        trainer.ref_model.to(getattr(torch, cfg.model.dtype.value))
 
 
 def peak_gpu_memory_gib() -> float | None:
@@ -136,7 +149,8 @@ def say_cpu_choices(cfg: OpenRSConfig) -> None:
     if torch.cuda.is_available() and cfg.train.device != Device.cpu:
         return
     dtype = cfg.model.dtype.on("cpu").value
-    log.info("CPU run: %d torch threads per process (OMP_NUM_THREADS), weights in %s", torch.get_num_threads(), dtype)
+    log.info("CPU run: %d torch threads per process (OMP_NUM_THREADS), computing in %s", torch.get_num_threads(),
+             dtype)  # fmt: skip
     if dtype == "bfloat16" and cpu_has_bf16() is False:
         log.warning("model.dtype=bfloat16 on a CPU without bfloat16 units (no AMX or AVX512-BF16): bf16 is emulated "
                     "and slower than float32 here; model.dtype=float32 is faster on this machine.")  # fmt: skip

@@ -3,7 +3,8 @@
 
 * `openrs/foreign_fraction`: the mean fraction of the completions' letters in a script English does not use (the
   `language` reward's measure, openrs.rewards.language), logged every step for the `language_drift` guardrail;
-* `algorithm.dynamic_sampling` (openrs.dynamic_sampling): a training batch made only of groups whose rewards differ.
+* `algorithm.dynamic_sampling` (openrs.dynamic_sampling): a training batch made only of groups whose rewards differ;
+* transformers generation under the trainer's autocast (float32 master weights sample in the compute dtype).
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ class OpenRSGRPOTrainer(GRPOTrainer):
         rewards = super()._calculate_rewards(*args, **kwargs)
         self.last_rewards_per_func = rewards  # every process's rows, gathered (TRL normalises per group over them)
         return rewards
+
+    def _generate_single_turn(self, *args: Any, **kwargs: Any) -> Any:
+        """transformers generation under the trainer's autocast, as its forward passes are (TRL 1.16 runs it without):
+        float32 master weights then sample in the compute dtype, with a bf16 KV cache (openrs.precision). Without
+        mixed precision the autocast is off; vLLM generation is left alone."""
+        if self.use_vllm:
+            return super()._generate_single_turn(*args, **kwargs)
+        with self.accelerator.autocast():
+            return super()._generate_single_turn(*args, **kwargs)
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         if self.max_sampling_rounds and self.model.training:

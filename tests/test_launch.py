@@ -77,7 +77,7 @@ def test_cpu_processes_use_ddp_over_gloo_instead_of_deepspeed(tmp_path: Path) ->
 def test_zero3_saves_whole_16bit_models() -> None:
     import yaml
 
-    from openrs.plan import accelerate_config_path
+    from openrs.accelerate_files import accelerate_config_path
 
     zero3 = yaml.safe_load(accelerate_config_path("zero3").read_text())
     assert zero3["deepspeed_config"]["zero3_save_16bit_model"] is True

@@ -27,8 +27,10 @@ PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "
 BATCH, SEQ = 2, 64
 
 
-def saved_bytes(config: dict, layers: int, dtype, attention: str, lora: LoraShape | None) -> int:
-    """Bytes a forward pass saves for backward (the weights themselves left out)."""
+def saved_bytes(config: dict, layers: int, dtype, attention: str, lora: LoraShape | None,
+                autocast: bool | None = None) -> int:  # fmt: skip
+    """Bytes a forward pass saves for backward (the weights themselves left out). `autocast`: bf16 autocast on
+    (None: when the weights are bf16; True with float32 weights: float32 master weights, openrs.precision)."""
     from transformers import AutoConfig, AutoModelForCausalLM
     from trl.trainer.utils import add_fused_lm_head
 
@@ -52,7 +54,8 @@ def saved_bytes(config: dict, layers: int, dtype, attention: str, lora: LoraShap
         return tensor
 
     ids = torch.randint(0, config["vocab_size"], (BATCH, SEQ))
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16 if autocast is None
+                              else autocast)  # fmt: skip
     with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor), autocast:
         model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids, fused_lm_head=True)
     return sum(seen.values())
@@ -71,6 +74,21 @@ def test_a_layers_saved_bytes_match_the_count(family: str, dtype_name: str) -> N
     dtype = getattr(torch, dtype_name)
     expected = layer_bytes(shape, dtype.itemsize, "sdpa", SEQ)
     assert measured_per_layer(config, dtype) == pytest.approx(expected, rel=0.01)
+
+
+@pytest.mark.parametrize("family", ["qwen2", "llama", "qwen3"])
+def test_float32_weights_under_bf16_autocast_keep_a_float32_residual_and_bf16_weight_copies(family: str) -> None:
+    """The float32-master layout (openrs.precision): each layer keeps the bf16 count, the float32 residual's extra
+    (FP32_RESIDUAL_LAYER) and a bf16 cast of its weights; the rest of the model, the final norm's float32 count (the
+    embedding is not cast, and the fused LM head casts in tiles)."""
+    config = {**BASE, "model_type": family, **({"head_dim": 32} if family == "qwen3" else {})}
+    shape = ModelShape.from_config({**config, "num_hidden_layers": 2})
+    two, four = (saved_bytes(config, layers, torch.float32, "sdpa", None, autocast=True) for layers in (2, 4))
+    per_layer = (four - two) / 2
+    expected = layer_bytes(shape, 2, "sdpa", SEQ, fp32_residual=True) * BATCH * SEQ + shape.layer_parameters() * 2
+    assert per_layer == pytest.approx(expected, rel=0.01)
+    rest = (two - 2 * per_layer) / (BATCH * SEQ)
+    assert rest == pytest.approx(final_norm_bytes(shape, 2, fp32_residual=True), rel=0.05)
 
 
 def test_eager_attention_keeps_the_probabilities() -> None:

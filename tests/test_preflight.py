@@ -112,7 +112,7 @@ def test_cpu_runs_say_threads_and_dtype_and_warn_on_emulated_bf16(
     monkeypatch.setattr(provenance, "cpu_has_bf16", lambda: False)
     with caplog.at_level("INFO", logger="openrs.train"):
         say_cpu_choices(compose_config("model.dtype=bfloat16", "train.device=cpu"))
-    assert f"CPU run: {torch.get_num_threads()} torch threads per process (OMP_NUM_THREADS), weights in bfloat16" in (
+    assert f"CPU run: {torch.get_num_threads()} torch threads per process (OMP_NUM_THREADS), computing in bfloat16" in (
         caplog.text
     )
     assert "model.dtype=float32 is faster on this machine" in caplog.text
@@ -120,4 +120,4 @@ def test_cpu_runs_say_threads_and_dtype_and_warn_on_emulated_bf16(
     monkeypatch.setattr(provenance, "cpu_has_bf16", lambda: True)
     with caplog.at_level("INFO", logger="openrs.train"):
         say_cpu_choices(compose_config("model.dtype=bfloat16", "train.device=cpu"))
-    assert "weights in bfloat16" in caplog.text and "faster on this machine" not in caplog.text
+    assert "computing in bfloat16" in caplog.text and "faster on this machine" not in caplog.text

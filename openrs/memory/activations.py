@@ -69,16 +69,27 @@ def lora_bytes(shape: ModelShape, lora: LoraShape | None) -> int:
     return extra
 
 
-def layer_bytes(shape: ModelShape, d: int, attention: str, seq_len: int, lora: LoraShape | None = None) -> int:
-    """Bytes one decoder layer keeps for backward, per token (`d`: bytes of an activation, 2 for bf16/fp16)."""
+#: Per token and hidden unit, what float32 weights under bf16 autocast keep beyond bf16 weights: the residual
+#: stream stays float32, so each RMSNorm keeps its float32 product with the weight and a bf16 cast of it (measured
+#: on Qwen2, Llama and Qwen3, tests/test_memory_activations.py): per layer (two norms) and for the final norm.
+FP32_RESIDUAL_LAYER = 10
+FP32_RESIDUAL_FINAL = 4
+
+
+def layer_bytes(shape: ModelShape, d: int, attention: str, seq_len: int, lora: LoraShape | None = None,
+                fp32_residual: bool = False) -> int:  # fmt: skip
+    """Bytes one decoder layer keeps for backward, per token (`d`: bytes of an activation, 2 for bf16/fp16;
+    `fp32_residual`: float32 weights under autocast)."""
     norms = 2 * (4 * shape.hidden_size + 2 * d * shape.hidden_size) + 8  # two RMSNorms and their rsqrt
+    norms += FP32_RESIDUAL_LAYER * shape.hidden_size if fp32_residual and d < 4 else 0
     mlp = 4 * d * shape.intermediate_size
     return norms + attention_bytes(shape, d, attention, seq_len) + mlp + lora_bytes(shape, lora)
 
 
-def final_norm_bytes(shape: ModelShape, d: int) -> int:
+def final_norm_bytes(shape: ModelShape, d: int, fp32_residual: bool = False) -> int:
     """Per token: the final norm and the hidden state the LM head keeps."""
-    return 4 * shape.hidden_size + 2 * d * shape.hidden_size
+    extra = FP32_RESIDUAL_FINAL * shape.hidden_size if fp32_residual and d < 4 else 0
+    return 4 * shape.hidden_size + 2 * d * shape.hidden_size + extra
 
 
 @dataclass(frozen=True)
@@ -95,13 +106,15 @@ class ActivationBytes:
 
 def training_activations(
     shape: ModelShape, *, tokens: int, seq_len: int, d: int, attention: str, checkpointing: bool,
-    lora: LoraShape | None = None,
+    lora: LoraShape | None = None, fp32_residual: bool = False,
 ) -> ActivationBytes:  # fmt: skip
-    """Activations of a forward and backward pass over `tokens` tokens (micro-batch x padded sequence length)."""
-    layer = layer_bytes(shape, d, attention, seq_len, lora) * tokens
-    head = final_norm_bytes(shape, d) * tokens
+    """Activations of a forward and backward pass over `tokens` tokens (micro-batch x padded sequence length);
+    `fp32_residual`: float32 weights under autocast, whose residual stream (the checkpointed inputs) is float32."""
+    layer = layer_bytes(shape, d, attention, seq_len, lora, fp32_residual) * tokens
+    head = final_norm_bytes(shape, d, fp32_residual) * tokens
     if checkpointing:
-        inputs = shape.num_layers * d * shape.hidden_size * tokens
+        residual = 4 if fp32_residual else d
+        inputs = shape.num_layers * residual * shape.hidden_size * tokens
         return ActivationBytes(kept=inputs + head, working=2 * layer)
     return ActivationBytes(kept=shape.num_layers * layer + head, working=layer // 2)
 

@@ -53,16 +53,26 @@ def step_temporaries(layout: Layout, trained_here: int, moment_size: int) -> int
     return trained_here * moment_size
 
 
+def weight_bytes(layout: Layout) -> int:
+    """Bytes of one of the policy's own weights (and of its gradient): float32 master weights, else `d`."""
+    return 4 if layout.master_fp32 else layout.d
+
+
 def state_parts(shape: ModelShape, layout: Layout) -> tuple[dict[str, int], int]:
-    """Weights, reference, gradients and optimizer on this GPU, and the step's temporaries."""
-    params, ds, d = shape.parameters(), layout.deepspeed, layout.d
+    """Weights, reference, gradients and optimizer on this GPU, and the step's temporaries. With float32 master
+    weights under autocast, the reference is cast to the compute dtype and the forward keeps a bf16 copy of every
+    decoder layer's weights for the backward (autocast's casts; the embedding is not cast, and the fused LM head casts
+    in tiles: measured, tests/test_memory_activations.py)."""
+    params, ds, d, w = shape.parameters(), layout.deepspeed, layout.d, weight_bytes(layout)
     trainable = 0 if layout.lora else params
-    moments = moment_bytes(layout.optim, d)
-    state = training_state(params, trainable, d, zero_stage=ds.zero_stage, processes=layout.processes,
+    moments = moment_bytes(layout.optim, w)
+    state = training_state(params, trainable, w, zero_stage=ds.zero_stage, processes=layout.processes,
                            offload_optimizer=ds.offload_optimizer, reference=layout.reference,
                            moment_bytes=moments)  # fmt: skip
-    parts = {"weights": state.weights, "reference": state.reference, "gradients": state.gradients,
-             "optimizer": state.optimizer}  # fmt: skip
+    reference = params * d if layout.master_fp32 and layout.reference else state.reference
+    copies = shape.num_layers * shape.layer_parameters() * d if layout.master_fp32 else 0
+    parts = {"weights": state.weights, "reference": reference, "gradients": state.gradients,
+             "optimizer": state.optimizer, "autocast_copies": copies}  # fmt: skip
     if ds.zero_stage is None:
         trained_here, moment_size = trainable, moments // 2
     else:
@@ -82,7 +92,7 @@ def communication_buffers(shape: ModelShape, layout: Layout) -> int:
         return 0
     stage = layout.deepspeed.zero_stage
     if stage is None:
-        return shape.parameters() * layout.d if layout.processes > 1 else 0
+        return shape.parameters() * weight_bytes(layout) if layout.processes > 1 else 0
     return min(DEEPSPEED_BUCKET_ELEMENTS, shape.parameters()) * layout.d if stage < 3 else 0
 
 
@@ -100,7 +110,8 @@ def generation_bytes(shape: ModelShape, layout: Layout) -> int:
 def activation_parts(shape: ModelShape, layout: Layout, checkpointing: bool) -> int:
     seq_len = layout.prompt_length + layout.completion_length
     return training_activations(shape, tokens=layout.tokens, seq_len=seq_len, d=layout.d, attention=layout.attention,
-                                checkpointing=checkpointing, lora=layout.lora).total  # fmt: skip
+                                checkpointing=checkpointing, lora=layout.lora,
+                                fp32_residual=layout.master_fp32).total  # fmt: skip
 
 
 def training_gpu(shape: ModelShape, layout: Layout, vllm_bytes: int = 0, fused_lm_head: bool = True) -> TrainingGpu:
@@ -118,7 +129,7 @@ def training_gpu(shape: ModelShape, layout: Layout, vllm_bytes: int = 0, fused_l
     with_gradients = held + parts["gradients"] + parts["buffers"]
     phases = {
         "generation": held + parts["generation"],
-        "forward_backward": with_gradients + parts["activations"] + parts["log_probs"],
+        "forward_backward": with_gradients + parts["activations"] + parts["log_probs"] + parts["autocast_copies"],
         "optimizer_step": with_gradients + temporaries,
     }
     overhead = CUDA_CONTEXT_BYTES + (NCCL_BYTES if layout.processes > 1 or layout.rollout == "server" else 0)

@@ -5,43 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from openrs.accelerate_files import DeepSpeedSettings, deepspeed_settings, effective_accelerate_config
 from openrs.config import LauncherName, OpenRSConfig, RolloutBackend, VllmMode
-from openrs.errors import ConfigError
 from openrs.memory.activations import LoraShape
-from openrs.plan import effective_accelerate_config, vllm_max_model_length
-
-
-@dataclass(frozen=True)
-class DeepSpeedSettings:
-    """What an accelerate config file says of DeepSpeed: None stage means no DeepSpeed."""
-
-    zero_stage: int | None = None
-    offload_optimizer: bool = False
-    offload_params: bool = False
-
-
-def deepspeed_settings(accelerate_config: Path) -> DeepSpeedSettings:
-    """The ZeRO stage and offloads of an accelerate config file (unreadable: no DeepSpeed; accelerate reports it)."""
-    import yaml
-
-    try:
-        settings = yaml.safe_load(accelerate_config.read_text())
-    except (OSError, yaml.YAMLError):
-        return DeepSpeedSettings()
-    if not isinstance(settings, dict) or settings.get("distributed_type") != "DEEPSPEED":
-        return DeepSpeedSettings()
-    deepspeed = settings.get("deepspeed_config")
-    deepspeed = deepspeed if isinstance(deepspeed, dict) else {}
-    stage = deepspeed.get("zero_stage", 0)
-    if stage not in (0, 1, 2, 3):
-        raise ConfigError(
-            f"{accelerate_config}: deepspeed_config.zero_stage={stage!r}; DeepSpeed's ZeRO stages are 0, 1, 2 and 3."
-        )
-    return DeepSpeedSettings(
-        zero_stage=stage,
-        offload_optimizer=deepspeed.get("offload_optimizer_device", "none") not in ("none", None),
-        offload_params=deepspeed.get("offload_param_device", "none") not in ("none", None),
-    )
+from openrs.plan import vllm_max_model_length
+from openrs.precision import training_precision
 
 
 @dataclass(frozen=True)
@@ -49,6 +17,7 @@ class Layout:
     """One training GPU's workload and the rollout's placement."""
 
     d: int  # bytes of a weight and an activation (2: bf16/fp16 on a GPU)
+    master_fp32: bool  # the policy's own weights are float32 under bf16/fp16 autocast (openrs.precision)
     processes: int
     deepspeed: DeepSpeedSettings
     per_device_batch: int
@@ -89,6 +58,7 @@ def layout_of(cfg: OpenRSConfig) -> Layout:
         deepspeed = deepspeed_settings(Path(effective_accelerate_config(cfg)))
     return Layout(
         d=cfg.model.dtype.on("cuda").bytes_per_param,
+        master_fp32=training_precision(cfg).master_weights == "policy",
         processes=cfg.launcher.training_processes,
         deepspeed=deepspeed,
         per_device_batch=train.per_device_train_batch_size,

@@ -66,7 +66,12 @@ def memory_section(cfg: OpenRSConfig, online: bool = True) -> dict[str, Any]:
 
 
 def part_words(parts: dict[str, int]) -> str:
-    labels = {"log_probs": "log-probs", "step_temporaries": "optimizer-step temporaries", "buffers": "comm buffers"}
+    labels = {
+        "log_probs": "log-probs",
+        "step_temporaries": "optimizer-step temporaries",
+        "buffers": "comm buffers",
+        "autocast_copies": "bf16 weight copies (autocast)",
+    }
     return ", ".join(f"{labels.get(name, name)} {value / GIB:.1f}" for name, value in parts.items() if value)
 
 
