@@ -250,10 +250,39 @@ def check_training_dtype(cfg: OpenRSConfig) -> None:
         )
 
 
+def sampling_signal(cfg: OpenRSConfig) -> tuple[str, str | None]:
+    """(kind, reward name) of dynamic sampling's filter: ("correctness", the first correctness reward's name),
+    ("total", None) or ("reward", a reward's name); a name that is none of these is a ConfigError."""
+    from openrs.rewards import CORRECTNESS_REWARDS, get_reward
+
+    wanted = cfg.algorithm.dynamic_sampling_reward
+    names = [get_reward(spec.name, **spec.params).__name__ for spec in cfg.reward.functions]
+    if wanted == "total":
+        return "total", None
+    if wanted == "correctness":
+        judges = [spec.name for spec in cfg.reward.functions if spec.name in CORRECTNESS_REWARDS]
+        if judges:
+            return "correctness", judges[0]
+        raise ConfigError(
+            f"algorithm.dynamic_sampling_reward=correctness keeps groups that are neither all right nor all wrong, "
+            f"judged by a correctness reward ({', '.join(CORRECTNESS_REWARDS)}), and reward.functions has none "
+            f"({', '.join(names)}). Add one, or filter on algorithm.dynamic_sampling_reward=total or one of: "
+            f"{', '.join(names)}."
+        )
+    if wanted in names:
+        return "reward", wanted
+    raise ConfigError(
+        f"algorithm.dynamic_sampling_reward={wanted}: not a reward of this run. Use correctness, total or one of "
+        f"reward.functions' names: {', '.join(names)}."
+    )
+
+
 def check_config(cfg: OpenRSConfig) -> None:
     """The checks that need no hardware but look beyond one value (files, the reward registry); run for dry runs too.
     Each value's own range and the groups' consistency were checked when the config became typed (openrs.config)."""
     check_training_dtype(cfg)
     check_accelerate_config(cfg)
     check_rewards(cfg)
+    if cfg.algorithm.dynamic_sampling:
+        sampling_signal(cfg)
     check_eval_benchmarks(cfg)

@@ -288,6 +288,9 @@ class AlgorithmConfig:
     # whose rewards all match carry no advantage); costs the extra generation (docs/GUARDRAILS.md)
     dynamic_sampling: bool = False
     max_sampling_rounds: int = 4  # dynamic_sampling: generation rounds a step at most (then masked groups fill it)
+    # dynamic_sampling's signal: `correctness` (DAPO's: groups all right or all wrong are dropped; judged by the first
+    # of accuracy/cosine/length in reward.functions), `total` (the weighted sum of the rewards), or a reward's name
+    dynamic_sampling_reward: str = "correctness"
 
     def __post_init__(self) -> None:
         at_least("algorithm", self, 1, "max_sampling_rounds")

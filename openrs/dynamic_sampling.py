@@ -1,7 +1,10 @@
 """DAPO's dynamic sampling (Yu et al. 2025, arXiv 2503.14476, section 3.2) on TRL's synchronous GRPOTrainer: a group
 whose completions all earned the same reward has no advantage, so it teaches nothing; TRL keeps such groups in the
-batch (trl#3708). Here a generation batch is over-generated in rounds until it holds only groups with reward
-variance, at most `algorithm.max_sampling_rounds` rounds a step.
+batch (trl#3708). Here a generation batch is over-generated in rounds until it holds only groups whose completions
+differ in the filter's signal, at most `algorithm.max_sampling_rounds` rounds a step. The signal is
+`algorithm.dynamic_sampling_reward`: by default correctness (DAPO keeps groups neither all right nor all wrong; a
+length-dependent reward such as exp3's cosine varies in almost every group, so its total would filter nothing), or the
+weighted total of the rewards (`total`), or one reward by name.
 
 The pieces below are pure tensor work, tested alone; openrs.trainer calls them where TRL generates and scores.
 """
@@ -20,17 +23,27 @@ RIGHT_PADDED = ("completion_ids", "completion_mask", "old_per_token_logps", "imp
 PER_ROW = ("advantages",)
 
 
-def group_has_variance(rewards_per_func: torch.Tensor, weights: torch.Tensor, group_size: int) -> torch.Tensor:
-    """One bool per group of `group_size` rows: whether its weighted total rewards differ (TRL's own test of a zero
-    std, `torch.isclose(std, 0)`, negated). A completion no reward scored (all None) is left out of its group."""
-    scored = ~torch.isnan(rewards_per_func).all(dim=1)
-    totals = (rewards_per_func * weights.to(rewards_per_func.device).unsqueeze(0)).nansum(dim=1)
-    totals = torch.where(scored, totals, torch.full_like(totals, float("nan"))).view(-1, group_size)
-    counts = (~torch.isnan(totals)).sum(dim=1)
-    means = torch.nanmean(totals, dim=1, keepdim=True)
-    spread = torch.nansum((totals - means) ** 2, dim=1) / (counts - 1).clamp(min=1)
+def group_varies(values: torch.Tensor, group_size: int) -> torch.Tensor:
+    """One bool per group of `group_size` rows: whether its values differ (TRL's own test of a zero std,
+    `torch.isclose(std, 0)`, negated). A NaN (a completion nothing scored) is left out of its group."""
+    grouped = values.view(-1, group_size)
+    counts = (~torch.isnan(grouped)).sum(dim=1)
+    means = torch.nanmean(grouped, dim=1, keepdim=True)
+    spread = torch.nansum((grouped - means) ** 2, dim=1) / (counts - 1).clamp(min=1)
     std = torch.sqrt(spread)
     return (counts >= 2) & ~torch.isclose(std, torch.zeros_like(std))
+
+
+def weighted_totals(rewards_per_func: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Each row's weighted sum of rewards (TRL's nansum), NaN for a row no reward scored."""
+    scored = ~torch.isnan(rewards_per_func).all(dim=1)
+    totals = (rewards_per_func * weights.to(rewards_per_func.device).unsqueeze(0)).nansum(dim=1)
+    return torch.where(scored, totals, torch.full_like(totals, float("nan")))
+
+
+def group_has_variance(rewards_per_func: torch.Tensor, weights: torch.Tensor, group_size: int) -> torch.Tensor:
+    """One bool per group: whether its weighted total rewards differ (`algorithm.dynamic_sampling_reward=total`)."""
+    return group_varies(weighted_totals(rewards_per_func, weights), group_size)
 
 
 def draw_groups(dataset: Any, groups: int, group_size: int, seed: tuple[int, ...]) -> list[dict[str, Any]]:

@@ -92,6 +92,7 @@ def build_trainer(cfg: OpenRSConfig, model_path: str, tokenizer: Any, data: Any,
     our dtype and eager mode, and on vLLM's CPU build given a weight sync that works there (openrs.vllm_colocate)."""
     from trl import GRPOConfig
 
+    from openrs.checks import sampling_signal
     from openrs.trainer import OpenRSGRPOTrainer
 
     def construct() -> Any:
@@ -105,6 +106,7 @@ def build_trainer(cfg: OpenRSConfig, model_path: str, tokenizer: Any, data: Any,
             peft_config=build_peft_config(cfg),
             callbacks=callbacks,
             max_sampling_rounds=cfg.algorithm.max_sampling_rounds if cfg.algorithm.dynamic_sampling else 0,
+            sampling_signal=sampling_signal(cfg) if cfg.algorithm.dynamic_sampling else ("total", None),
         )
 
     if grpo_kwargs.get("vllm_mode") != "colocate":

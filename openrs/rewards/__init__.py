@@ -42,7 +42,7 @@ from openrs.rewards.overlong import overlong_reward, validate_overlong_params
 from openrs.rewards.repetition import repetition_penalty_reward, validate_repetition_penalty_params
 from openrs.rewards.tag_count import tag_count_reward, validate_tag_count_params
 
-__all__ = ["AsyncRewardFunction", "RewardFunction", "available_rewards", "get_reward"]
+__all__ = ["CORRECTNESS_REWARDS", "AsyncRewardFunction", "RewardFunction", "available_rewards", "get_reward"]
 
 RewardCallable = Callable[..., list[float | None]]
 
@@ -120,6 +120,10 @@ _REGISTRY: dict[str, _RewardSpec] = {
     "language": _RewardSpec(language_reward, validate_language_params),
     "overlong": _RewardSpec(overlong_reward, validate_overlong_params),
 }
+
+
+#: The registered rewards that judge correctness (openrs.rewards.correctness): what dynamic sampling filters on.
+CORRECTNESS_REWARDS = ("accuracy", "cosine", "length")
 
 
 def available_rewards() -> list[str]:

@@ -139,7 +139,14 @@ def score_completions(
         texts, golds, reward_name, timeout_s=timeout_s, workers=workers, prompts=kwargs.get("prompts"), scheme=scheme
     )
     report_verdicts(kwargs, verdicts, reward_name)
-    return correctness(verdicts)
+    judged = correctness(verdicts)
+    RECENT[reward_name] = judged
+    return judged
+
+
+#: The correctness a correctness reward judged in its latest call in this process, by reward name: what dynamic
+#: sampling filters on (openrs.trainer), whatever value the reward makes of it (cosine: a length-dependent one).
+RECENT: dict[str, list[bool | None]] = {}
 
 
 def _problem_text(prompt: Any) -> str:
