@@ -328,6 +328,9 @@ class RolloutConfig:
     server_port: int = 8000  # server mode: the vLLM server's HTTP port
     server_timeout: float = 240.0  # seconds for the vLLM server to start (the model is downloaded before it starts)
     server_gpus: int = 1  # GPUs reserved for the vLLM server (server mode): its tensor-parallel group (= tp size)
+    # server mode: TCP port of the weight-transfer group's rendezvous on global rank 0's machine (TRL's
+    # vllm_group_port); null: a free one, picked at each start of the training processes
+    group_port: int | None = None
 
     @property
     def reserved_server_gpus(self) -> int:
@@ -339,6 +342,7 @@ class RolloutConfig:
         within("rollout", self, "gpu_memory_utilization", 0, 1, open_low=True)
         within("rollout", self, "server_timeout", 0, float("inf"), open_low=True)
         within("rollout", self, "server_port", 1, 65535)
+        within("rollout", self, "group_port", 1, 65535)
         if self.reserved_server_gpus and self.server_gpus != self.tensor_parallel_size:
             raise ConfigError(
                 f"rollout.server_gpus={self.server_gpus} with rollout.tensor_parallel_size="

@@ -161,7 +161,11 @@ def local_argv(overrides: list[str], run_dir: Path, checkpoint: Path | None = No
 
 def training_argv(cfg: OpenRSConfig, overrides: list[str], run_dir: Path, checkpoint: Path | None,
                   machine: Machine) -> list[str]:  # fmt: skip
-    """The command that starts this machine's training processes, resuming from `checkpoint` when given."""
+    """The command that starts this machine's training processes, resuming from `checkpoint` when given. Beside a
+    vLLM server with no `rollout.group_port`, a free port is picked for the weight-transfer group's rendezvous (rank
+    0 hosts it: TRL's fixed 51216 made two runs on one machine collide)."""
+    if cfg.rollout.reserved_server_gpus and cfg.rollout.group_port is None:
+        overrides = [*overrides, f"rollout.group_port={free_port()}"]
     if cfg.launcher.name == LauncherName.accelerate:
         return accelerate_argv(cfg, overrides, run_dir, checkpoint, machine)
     return local_argv(overrides, run_dir, checkpoint)
@@ -234,10 +238,65 @@ def start_vllm_server(cfg: OpenRSConfig, model_path: str, gpu_ids: list[str], lo
     for variable in (*DISTRIBUTED_ENV, LAUNCHED_ENV, LAUNCHER_PID_ENV):
         env.pop(variable, None)
     log.info("Starting the vLLM server on GPU(s) %s (log: %s)", ",".join(gpu_ids) or "-", log_path)
+    guarded = [sys.executable, "-m", "openrs.process_guard", str(os.getpid()), *vllm_server_argv(cfg, model_path)]
     with log_path.open("ab") as sink:
-        return subprocess.Popen(
-            vllm_server_argv(cfg, model_path), env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        return subprocess.Popen(guarded, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def port_holder(host: str, port: int) -> str | None:
+    """Who listens on `port` (None: it is free): the process, by pid and command line, when it can be found."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed socket's TIME_WAIT does not count
+        try:
+            probe.bind(("" if host == "0.0.0.0" else host, port))
+            return None
+        except OSError:
+            pass
+    import psutil
+
+    try:
+        pids = {c.pid for c in psutil.net_connections(kind="tcp") if c.laddr and c.laddr.port == port and c.pid}
+    except psutil.Error:
+        pids = set()
+    for pid in sorted(pids):
+        try:
+            return f"pid {pid} ({' '.join(psutil.Process(pid).cmdline())[:160]})"
+        except psutil.Error:
+            continue
+    return "another process"
+
+
+def check_ports(cfg: OpenRSConfig, machine: Machine) -> None:
+    """The ports this launch will open on this machine are free, before anything starts: the vLLM server's (a stale
+    server's /health would otherwise answer for the new one), its weight-transfer group's when set, and accelerate's
+    main process port on the first machine. A taken port is named with the process that holds it."""
+    if machine.rank != 0:
+        return
+    rollout, wanted = cfg.rollout, []
+    if rollout.reserved_server_gpus:
+        wanted.append(("rollout.server_port", rollout.server_host, rollout.server_port))
+        if rollout.group_port is not None:
+            wanted.append(("rollout.group_port", "0.0.0.0", rollout.group_port))
+    if cfg.launcher.name == LauncherName.accelerate:
+        wanted.append(("launcher.main_process_port", "0.0.0.0", cfg.launcher.main_process_port))
+    for key, host, port in wanted:
+        holder = port_holder(host, port)
+        if holder is not None:
+            raise ConfigError(
+                f"{key}={port} is already in use by {holder}: another run on this machine, or a server an earlier "
+                f"run left? Stop it, or set {key} to a free port."
+            )
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (the kernel's pick)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return probe.getsockname()[1]
 
 
 def stop_process_group(process: subprocess.Popen | None, grace_s: float = 60) -> None:

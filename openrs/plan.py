@@ -125,11 +125,14 @@ def rollout_arguments(cfg: OpenRSConfig) -> dict[str, Any]:
             "vllm_gpu_memory_utilization": rollout.gpu_memory_utilization,
             "vllm_tensor_parallel_size": rollout.tensor_parallel_size,
         }
-    return args | {
+    server = {
         "vllm_server_host": rollout.server_host,
         "vllm_server_port": rollout.server_port,
         "vllm_server_timeout": rollout.server_timeout,
     }
+    if rollout.group_port is not None:  # else the launcher picks a free one for the ranks (openrs.launch)
+        server["vllm_group_port"] = rollout.group_port
+    return args | server
 
 
 def launcher_plan(cfg: OpenRSConfig) -> dict[str, Any]:

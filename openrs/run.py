@@ -63,13 +63,15 @@ def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], n
     """The process the user started: machine checks, run dir, model, then the layout (or training here)."""
     import torch
 
-    from openrs.launch import machine_layout
+    from openrs.launch import check_ports, machine_layout
     from openrs.resume import resume_target
 
     machine = machine_layout(cfg)
     gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     check_machine(cfg, torch.cuda.is_available(), gpu_count, first_machine=machine.rank == 0)
     check_memory(cfg, torch.cuda.is_available())
+    if needs_launch(cfg):
+        check_ports(cfg, machine)
     run_dir, checkpoint = resume_target(cfg.resume, hydra_run_dir, name, look_beside=not explicit_dir)
     check_resources(cfg, run_dir)  # before the run dir is touched: a refused run changes nothing there
     lock = take_run_dir(cfg, run_dir, checkpoint) if machine.rank == 0 else None

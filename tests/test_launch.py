@@ -267,7 +267,7 @@ def launch_on_fake_gpus(overrides: list[str], gpus: int, run_dir: Path, monkeypa
             return 0
 
     def popen(argv, **kwargs):
-        is_server = argv[:2] == [sys.executable, "-c"]
+        is_server = "openrs.process_guard" in argv  # the guarded stand-in server
         return real_popen(argv, **kwargs) if is_server else Trainers(argv, **kwargs)
 
     monkeypatch.setattr(launch_module.subprocess, "Popen", popen)
@@ -364,7 +364,7 @@ def test_a_rollback_restarts_the_ranks_beside_the_same_server(tmp_path: Path, mo
             return 0
 
     def popen(argv, **kwargs):
-        if argv[:2] != [sys.executable, "-c"]:
+        if "openrs.process_guard" not in argv:
             return Ranks(argv, **kwargs)
         servers.append(real_popen(argv, **kwargs))
         return servers[-1]
@@ -395,3 +395,81 @@ def test_a_missing_accelerate_config_file_is_a_clear_error() -> None:
 
     with pytest.raises(ConfigError, match="launcher.accelerate_config=zero9: no such file"):
         check_config(compose_config("launcher=accelerate", "launcher.accelerate_config=zero9"))
+
+
+LAUNCHER_THAT_DIES = """
+import sys
+import openrs.launch as launch
+from tests.conftest import compose_config
+port, log_path = int(sys.argv[1]), sys.argv[2]
+launch.vllm_server_argv = lambda cfg, path: [sys.executable, "-c", sys.argv[3], str(port)]
+cfg = compose_config("rollout=vllm_server", f"rollout.server_port={port}", "rollout.server_host=127.0.0.1")
+from pathlib import Path
+server = launch.start_vllm_server(cfg, "m", [], Path(log_path))
+launch.wait_for_server("127.0.0.1", port, 60, server, Path(log_path))
+print(server.pid, flush=True)
+import time
+time.sleep(600)
+"""
+
+
+def test_a_killed_launcher_takes_its_vllm_server_with_it(tmp_path: Path) -> None:
+    """SIGKILL of the launcher's whole process group (an OOM kill, `kill -9`, a preemption): the server, in a session
+    of its own, used to go on holding its GPU and port; its guard now stops it within seconds. A stand-in server (a
+    real process answering /health) is guarded as the vLLM server is."""
+    import os
+    import signal
+    import time
+
+    from tests.conftest import REPO
+
+    port, log_path = free_port(), tmp_path / "vllm_server.log"
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER_THAT_DIES, str(port), str(log_path), HEALTH_SERVER],
+                                cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    server_pid = int(launcher.stdout.readline())
+    os.killpg(launcher.pid, signal.SIGKILL)
+    launcher.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{server_pid}"):
+        time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{server_pid}"), "the server outlived its launcher"
+    assert "the launcher (pid" in log_path.read_text()
+    from openrs.launch import port_holder
+
+    assert port_holder("127.0.0.1", port) is None
+
+
+def test_a_port_in_use_is_refused_naming_the_process(tmp_path: Path) -> None:
+    """A server (or any process) already on the port a launch needs: refused before anything starts, naming it."""
+    from openrs.launch import check_ports
+
+    port = free_port()
+    holder = subprocess.Popen([sys.executable, "-c", HEALTH_SERVER, str(port)])
+    try:
+        wait_for_server("127.0.0.1", port, timeout_s=20, process=holder)
+        cfg = compose_config("rollout=vllm_server", f"rollout.server_port={port}", "rollout.server_host=127.0.0.1")
+        with pytest.raises(ConfigError, match=rf"rollout.server_port={port} is already in use by pid {holder.pid} \("):
+            check_ports(cfg, Machine())
+        check_ports(cfg, Machine(rank=1, count=2))  # the server runs on the first machine only
+        cfg = compose_config("launcher=accelerate", "launcher.num_processes=2", "train.device=cpu",
+                             f"launcher.main_process_port={port}")  # fmt: skip
+        with pytest.raises(ConfigError, match=rf"launcher.main_process_port={port} is already in use by pid"):
+            check_ports(cfg, Machine())
+    finally:
+        holder.kill()
+
+
+def test_each_start_beside_a_server_gets_a_free_group_port(tmp_path: Path) -> None:
+    """TRL's weight-transfer rendezvous (rank 0 hosts it) was always on 51216: two runs on one machine collided. Unset,
+    the launcher picks a free port for each start of the ranks; set, it reaches TRL's vllm_group_port."""
+    from openrs.launch import training_argv
+    from openrs.plan import build_plan
+
+    cfg = compose_config("+experiment=exp3")
+    ports = [int(a.split("=")[1]) for a in training_argv(cfg, [], tmp_path, None, Machine()) if "group_port" in a]
+    assert len(ports) == 1 and 1024 < ports[0] < 65536
+    assert "vllm_group_port" not in build_plan(cfg, "out")["grpo"]
+    fixed = compose_config("+experiment=exp3", "rollout.group_port=51300")
+    assert not [a for a in training_argv(fixed, [], tmp_path, None, Machine()) if "group_port" in a]
+    assert build_plan(fixed, "out")["grpo"]["vllm_group_port"] == 51300
+    assert not [a for a in training_argv(compose_config(), [], tmp_path, None, Machine()) if "group_port" in a]

@@ -133,6 +133,51 @@ def test_the_vllm_server_starts_answers_and_stops(tmp_path: Path, monkeypatch: p
         probe.listen()
 
 
+SERVER_LAUNCH = """
+import json, logging, sys
+from pathlib import Path
+logging.basicConfig(level=logging.INFO)
+from openrs.launch import Machine, launch
+from openrs.models import resolve_model_path
+from tests.conftest import compose_config
+port, run_dir = int(sys.argv[1]), Path(sys.argv[2])
+overrides = ["rollout=vllm_server", "train.device=cpu", f"rollout.server_port={port}", "rollout.server_host=127.0.0.1",
+             "rollout.server_timeout=600", "logger=none", "train.max_steps=2"]
+run_dir.mkdir(parents=True)
+code = launch(compose_config(*overrides), overrides, run_dir, model_path=resolve_model_path("openrs-tiny"),
+              checkpoint=None, machine=Machine(), gpu_count=0)
+print(json.dumps({"code": code}))
+"""
+
+
+def test_two_server_launches_side_by_side_reach_weight_sync(tmp_path: Path) -> None:
+    """Two `rollout=vllm_server` launches at once on one machine, through the launcher's own code (the CLI refuses
+    server mode on CPU before anything starts): each starts its CPU server on its own port, each rank gets its own
+    weight-transfer port, reaches its own server and stops where CPU must, at the NCCL weight sync; both servers
+    are stopped and their ports free afterwards."""
+    import subprocess
+    import sys
+
+    from openrs.launch import port_holder
+    from tests.conftest import REPO
+
+    ports = [free_port(), free_port()]
+    env = {**__import__("os").environ, **ENV, "PYTHONPATH": str(REPO)}
+    launches = [subprocess.Popen([sys.executable, "-c", SERVER_LAUNCH, str(port), str(tmp_path / f"run{i}")],
+                                 cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for i, port in enumerate(ports)]  # fmt: skip
+    outputs = [launch.communicate(timeout=900) for launch in launches]
+    group_ports = []
+    for i, (out, err) in enumerate(outputs):
+        assert json.loads(out.splitlines()[-1])["code"] == 1, err[-3000:]  # the rank failed, at weight sync
+        assert "vLLM server healthy" in err
+        group_ports += [int(a.split("=")[1]) for a in err.split() if a.startswith("rollout.group_port=")]
+        summary = json.loads((tmp_path / f"run{i}" / "summary.json").read_text())
+        assert "weight-transfer engine, which needs a CUDA device" in summary["error"], summary["error"]
+    assert len(group_ports) == 2 and group_ports[0] != group_ports[1]
+    assert all(port_holder("127.0.0.1", port) is None for port in ports)
+
+
 def test_a_runs_checkpoints_are_evaluated_one_engine_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`python -m openrs.evaluate target=<run>` with vLLM closes each checkpoint's engine (and its engine process)
     before the next starts."""
