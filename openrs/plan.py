@@ -10,6 +10,7 @@ from typing import Any
 
 from openrs.accelerate_files import effective_accelerate_config
 from openrs.config import Device, LauncherName, LoggerName, OpenRSConfig, RolloutBackend, VllmMode, plain_dict
+from openrs.naming import run_tags
 from openrs.precision import training_precision
 
 
@@ -167,4 +168,55 @@ def build_plan(cfg: OpenRSConfig, output_dir: str) -> dict[str, Any]:
         "rollout": plain_dict(cfg.rollout),
         "launcher": launcher_plan(cfg),
         "logger": plain_dict(cfg.logger),
+        "openrs": openrs_plan(cfg),
+    }
+
+
+def openrs_plan(cfg: OpenRSConfig) -> dict[str, Any]:
+    """What openrs itself does around TRL's training, one key per behaviour: the run's records and resume, dynamic
+    sampling, the guardrails and their rollback, evaluation before, during and after training, the memory check,
+    the reward limits and the cost estimate."""
+    return {
+        "run": {"resume": cfg.resume, "cache_dir": cfg.cache_dir, "device": cfg.train.device.value,
+                "sample_completions_every": cfg.logger.sample_completions_every,
+                "tags": run_tags(cfg.name, cfg.model.name_or_path, cfg.algorithm.name, list(cfg.logger.tags))},
+        "algorithm": plain_dict(cfg.algorithm),  # as configured (vLLM's options are inert with rollout=hf)
+        "dynamic_sampling": dynamic_sampling_plan(cfg),
+        "guardrails": guard_plan(cfg),
+        "evaluation": evaluation_plan(cfg),
+        "memory_check": plain_dict(cfg.memory),
+        "rewards": {"time_limit_s": cfg.reward.time_limit_s},
+        "cost": plain_dict(cfg.cost),
+        "model": {"trust_remote_code": cfg.model.trust_remote_code},
+    }  # fmt: skip
+
+
+def dynamic_sampling_plan(cfg: OpenRSConfig) -> dict[str, Any] | None:
+    """`algorithm.dynamic_sampling`: its cap and its filter's signal (None: off)."""
+    algorithm = cfg.algorithm
+    if not algorithm.dynamic_sampling:
+        return None
+    return {"max_sampling_rounds": algorithm.max_sampling_rounds, "signal": algorithm.dynamic_sampling_reward}
+
+
+def guard_plan(cfg: OpenRSConfig) -> dict[str, Any]:
+    """Each detector that watches the run (action not off) with its settings, and what a rollback does."""
+    watching = {name: plain_dict(detector) for name, detector in cfg.guard.detectors().items()
+                if detector.action.value != "off"}  # fmt: skip
+    rollback = plain_dict(cfg.guard.rollback)
+    rollback["learning_rate_after_n_rollbacks"] = f"{cfg.optimizer.learning_rate:g} x {rollback['lr_factor']:g}^n"
+    return {"detectors": watching, "rollback": rollback, "off": sorted(set(cfg.guard.detectors()) - set(watching))}
+
+
+def evaluation_plan(cfg: OpenRSConfig) -> dict[str, Any]:
+    """Benchmark evaluations the run makes: before and after training (the preset, in a fresh process) and during it
+    (at every save, with the trainer's generation backend); None for each that is off."""
+    preset = plain_dict(cfg.eval)
+    during = preset.pop("during_training")
+    before, after = preset.pop("before_train"), preset.pop("after_train")
+    return {
+        "preset": preset,
+        "before_train": before,
+        "after_train": after,
+        "during_training": during if during["enabled"] else None,
     }
