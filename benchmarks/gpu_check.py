@@ -12,6 +12,11 @@ Parts, each in its own process with its own time limit, each recorded even when 
    ZeRO-2 (the paper's; deepspeed travels as a wheel, see gpu_wheels.sh). Each training part also records the memory
    plan's estimate for its own overrides (`plan_peak_gib`) and its error against the measured peak (`plan_error`).
 4. `eval_hf`: evaluation throughput of the same model (HF engine, bf16), tokens per second.
+5. Issue 23's GPU-only paths, with 128-token completions: `master_weights` (2 bf16 steps on one GPU at the paper's
+   lr 1e-6: the fraction of the weights that changed, `changed_fraction`, about 1 with float32 master weights and
+   about 0.004 without), `zero2_float32` (a DeepSpeed ZeRO-2 start with 1 process and `model.dtype=float32`, which
+   transformers refused while accelerate was told bf16), and `rollback_zero2` (a kl_explosion rollback under
+   ZeRO-2: the rank ends and a new one resumes from the DeepSpeed checkpoint; `attempt_pids` differ).
 
 `--smoke` runs the same parts on CPU with the tiny model's shape, so the script itself is tested without a GPU
 (tests/test_gpu_check.py). The model's tokenizer is the tiny model's (768 tokens): the text is meaningless and
@@ -29,7 +34,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PARTS = ("preflight", "grpo_hf", "accelerate_1gpu", "accelerate_zero2", "eval_hf")
+PARTS = ("preflight", "grpo_hf", "accelerate_1gpu", "accelerate_zero2", "master_weights", "zero2_float32",
+         "rollback_zero2", "eval_hf")
+#: The issue-23 parts' completion budget: short, so the whole check stays under 8 minutes on one GPU.
+SHORT = "length.max_completion_length=128"
 
 #: DeepSeek-R1-Distill-Qwen-1.5B's config.json (the paper's model), weights left random.
 QWEN2_1_5B = {
@@ -140,6 +148,65 @@ def training_figures(run_dir: Path) -> dict:
     }
 
 
+def training_parts(accelerate: list[str], steps: int, smoke: bool) -> list[tuple[str, list[str], int]]:
+    """(name, overrides beyond train_overrides, steps) of each training part."""
+    paper_lr = ["optimizer.learning_rate=1e-6", "optimizer.lr_scheduler_type=constant", "optimizer.warmup_ratio=0",
+                "optimizer.min_lr_rate=null"]  # fmt: skip
+    # a zero learning rate at step 1 (warmup), then the KL leaves 0 at step 3: the rollback goes to checkpoint-1,
+    # and the restart's lr x 1e-4 keeps the KL under the threshold to the end
+    rollback = ["guard=off", "guard.kl_explosion={action: rollback, threshold: 1e-5, window: 1, patience: 1}",
+                "guard.rollback.lr_factor=1e-4", "train.save_steps=1", "train.save_total_limit=null",
+                f"optimizer.learning_rate={1e-2 if smoke else 1e-4}", "optimizer.warmup_ratio=0.5"]  # fmt: skip
+    return [
+        ("grpo_hf", [], steps),
+        ("accelerate_1gpu", [*accelerate, "launcher.accelerate_config=ddp"], 2),
+        ("accelerate_zero2", accelerate, 2),  # the shipped default: DeepSpeed ZeRO-2, as in the paper
+        ("master_weights", [*paper_lr, SHORT], 2),
+        ("zero2_float32", [*accelerate, "model.dtype=float32", SHORT], 2),
+        ("rollback_zero2", [*accelerate, *rollback, SHORT], 4),
+    ]
+
+
+def changed_fraction(before_dir: Path, after_dir: Path) -> float:
+    """The fraction of the weights whose value differs between two saved models (in the trained model's dtype)."""
+    from safetensors.torch import load_file
+
+    def weights(folder: Path) -> dict:
+        return {k: v for f in sorted(folder.glob("*.safetensors")) for k, v in load_file(str(f)).items()}
+
+    before, after = weights(before_dir), weights(after_dir)
+    changed = sum(int((before[k].to(v.dtype) != v).sum()) for k, v in after.items() if k in before)
+    return changed / max(sum(v.numel() for k, v in after.items() if k in before), 1)
+
+
+def issue23_figures(name: str, model_dir: Path, run_dir: Path) -> dict:
+    """What the issue-23 parts check: the weights that moved, the rollback and its processes."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    if name == "master_weights":
+        fraction = changed_fraction(model_dir, run_dir / "final_model")
+        return {"changed_fraction": round(fraction, 4), "precision": read_precision(run_dir)}
+    if name == "rollback_zero2":
+        rollbacks = summary.get("guard", {}).get("rollbacks", [])
+        return {"rollbacks": [Path(r["to"]).name for r in rollbacks],
+                "attempt_pids": [a.get("pid") for a in summary.get("attempts", [])]}  # fmt: skip
+    if name == "zero2_float32":
+        return {"precision": read_precision(run_dir)}
+    return {}
+
+
+def read_precision(run_dir: Path) -> dict | None:
+    """The plan's precision, from the dry run of the part's own config (config.yaml in its run dir)."""
+    try:
+        from omegaconf import OmegaConf
+
+        from openrs.config import OpenRSConfig, typed_config
+        from openrs.precision import training_precision
+
+        return training_precision(typed_config(OmegaConf.load(run_dir / "config.yaml"), OpenRSConfig)).as_dict()
+    except Exception as err:  # a figure, not a failure of the part
+        return {"error": f"{type(err).__name__}: {err}"}
+
+
 def preflight() -> dict:
     """The pre-flight's verdict on Exp3 on this machine (in-process: it loads nothing)."""
     import torch
@@ -190,11 +257,7 @@ def main() -> int:
     report["model"] = {"dir": str(model_dir), "shape": "tiny" if args.smoke else "qwen2-1.5b (random weights)"}
     openrs = [sys.executable, "-m", "openrs"]
     accelerate = ["launcher=accelerate", "launcher.num_processes=1"]
-    for name, extra, steps in (
-        ("grpo_hf", [], args.steps),
-        ("accelerate_1gpu", [*accelerate, "launcher.accelerate_config=ddp"], 2),
-        ("accelerate_zero2", accelerate, 2),  # the shipped default: DeepSpeed ZeRO-2, as in the paper
-    ):
+    for name, extra, steps in training_parts(accelerate, args.steps, args.smoke):
         if name not in parts:
             continue
         run_dir = work / name
@@ -204,6 +267,7 @@ def main() -> int:
             part.update(planned_peak(train_overrides(model_dir, run_dir, args.smoke, steps) + extra))
             if part.get("peak_gpu_memory_gib"):
                 part["plan_error"] = round(part["plan_peak_gib"] / part["peak_gpu_memory_gib"] - 1, 3)
+            part.update(issue23_figures(name, model_dir, run_dir))
         report["parts"][name] = part
         save()
     if "eval_hf" in parts:

@@ -32,4 +32,9 @@ def test_every_part_of_the_gpu_check_runs_and_reports(tmp_path: Path) -> None:
         assert parts[name]["s_per_step"] > 0 and parts[name]["generated_tokens_per_s"] > 0
         assert parts[name]["plan_peak_gib"] > 0  # the memory plan of the part's own overrides (no GPU peak on CPU)
     assert parts["accelerate_1gpu"]["steps"] == 2
+    # issue 23's parts: on CPU in float32 (the CLI refuses mixed precision without a GPU), so every weight moves
+    assert parts["master_weights"]["changed_fraction"] > 0.5
+    assert parts["zero2_float32"]["precision"]["mixed_precision"] == "no"
+    rollback = parts["rollback_zero2"]
+    assert rollback["rollbacks"] == ["checkpoint-1"] and len(set(rollback["attempt_pids"])) == 2
     assert parts["eval_hf"]["exit_code"] == 0 and parts["eval_hf"]["tokens_per_s"] > 0
