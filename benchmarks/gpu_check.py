@@ -34,8 +34,16 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PARTS = ("preflight", "grpo_hf", "accelerate_1gpu", "accelerate_zero2", "master_weights", "zero2_float32",
-         "rollback_zero2", "eval_hf")
+PARTS = (
+    "preflight",
+    "grpo_hf",
+    "accelerate_1gpu",
+    "accelerate_zero2",
+    "master_weights",
+    "zero2_float32",
+    "rollback_zero2",
+    "eval_hf",
+)
 #: The issue-23 parts' completion budget: short, so the whole check stays under 8 minutes on one GPU.
 SHORT = "length.max_completion_length=128"
 

@@ -447,6 +447,10 @@ class EvalConfig:
     temperature: float = 0.6  # sampling temperature (the Open-RS protocol's 0.6)
     top_p: float = 0.95  # nucleus sampling's probability mass (the Open-RS protocol's 0.95; 1.0: all tokens)
     max_new_tokens: int = 32768  # completion budget in tokens (the Open-RS protocol's 32,768)
+    # prompt + completion tokens at most (vLLM's max_model_len; the hf engine caps each batch's new tokens to it);
+    # null: the model's own context (R1-Distill: 131,072). The paper and robust presets: 32,768, as Open-RS's
+    # lighteval run (max_model_length=32768)
+    max_model_length: int | None = None
     engine: EvalEngine = EvalEngine.hf  # generation backend: hf (transformers) or vllm (the paper preset)
     batch_size: int = 16  # hf engine: prompts per generate call
     dtype: DType = DType.auto  # auto: model.dtype when it is bfloat16/float16, else bfloat16 on GPU and float32 on CPU
@@ -470,7 +474,8 @@ class EvalConfig:
     during_training: InTrainingEvalConfig = field(default_factory=InTrainingEvalConfig)
 
     def __post_init__(self) -> None:
-        at_least("eval", self, 1, "max_problems", "k", "max_new_tokens", "batch_size", "tensor_parallel_size")
+        at_least("eval", self, 1, "max_problems", "k", "max_new_tokens", "batch_size", "tensor_parallel_size",
+                 "max_model_length")  # fmt: skip
         at_least("eval", self, 1, "data_parallel_size", "chunk_size", "n_boot")
         at_least("eval", self, 0, "temperature", "workers")
         within("eval", self, "top_p", 0, 1, open_low=True)

@@ -128,9 +128,11 @@ def load_generator(
     seed: int = 0,
     attn_implementation: str = "sdpa",
     trust_remote_code: bool = False,
+    max_model_length: int | None = None,
 ) -> Generator:
     """Build the ``backend`` for ``model`` (a hub id, a local dir, or ``openrs-tiny``, built offline on first use).
-    ``attn_implementation`` is the hf engine's (vLLM picks its own kernels); ``trust_remote_code`` goes to both."""
+    ``attn_implementation`` is the hf engine's (vLLM picks its own kernels); ``trust_remote_code`` and
+    ``max_model_length`` (prompt + completion tokens at most; None: the model's context) go to both."""
     if backend == "vllm":
         require_vllm(tensor_parallel_size)  # before resolving or loading anything
         return VLLMGenerator(
@@ -140,11 +142,12 @@ def load_generator(
             tensor_parallel_size=tensor_parallel_size,
             seed=seed,
             trust_remote_code=trust_remote_code,
+            max_model_length=max_model_length,
         )
     if backend == "hf":
         return HFGenerator(
             resolve_model_path(model), batch_size=batch_size, dtype=dtype, attn_implementation=attn_implementation,
-            trust_remote_code=trust_remote_code,
+            trust_remote_code=trust_remote_code, max_model_length=max_model_length,
         )  # fmt: skip
     raise ConfigError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
 
@@ -159,7 +162,7 @@ class HFGenerator:
 
     def __init__(
         self, model_path: str, *, batch_size: int = 16, dtype: str = "auto", device: str | None = None,
-        attn_implementation: str = "sdpa", trust_remote_code: bool = False,
+        attn_implementation: str = "sdpa", trust_remote_code: bool = False, max_model_length: int | None = None,
     ):  # fmt: skip
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -168,6 +171,7 @@ class HFGenerator:
 
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.batch_size = batch_size
+        self.max_model_length = max_model_length
         self.tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -187,6 +191,7 @@ class HFGenerator:
         generator = cls.__new__(cls)
         generator.device = next(model.parameters()).device
         generator.batch_size = batch_size
+        generator.max_model_length = None
         generator.tokenizer = copy.copy(tokenizer)  # left padding for generation, without changing the trainer's
         generator.tokenizer.padding_side = "left"
         if generator.tokenizer.pad_token is None:
@@ -239,7 +244,8 @@ class HFGenerator:
                     batch = prompts[start : start + self.batch_size]
                     encoded = self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
                     encoded = encoded.to(self.device)
-                    output = self.model.generate(**encoded, **kwargs)
+                    budget = self.batch_budget(encoded["input_ids"].shape[1], sampling.max_new_tokens)
+                    output = self.model.generate(**encoded, **{**kwargs, "max_new_tokens": budget})
                     new_tokens = output[:, encoded["input_ids"].shape[1] :]
                     lengths, ended = self._lengths(new_tokens)
                     self.stats.tokens += sum(lengths)
@@ -254,6 +260,19 @@ class HFGenerator:
         self.stats.completions += len(prompts) * n
         self.stats.seconds += time.perf_counter() - started
         return results
+
+    def batch_budget(self, prompt_width: int, max_new_tokens: int) -> int:
+        """New tokens for a batch whose padded prompts are `prompt_width` long: `max_new_tokens`, capped so that prompt
+        + completion fit `max_model_length` (a batch's shorter prompts are capped as its longest)."""
+        if self.max_model_length is None:
+            return max_new_tokens
+        room = self.max_model_length - prompt_width
+        if room < 1:
+            raise ConfigError(
+                f"eval.max_model_length={self.max_model_length} leaves no room after a prompt of {prompt_width} "
+                "tokens: raise it, or shorten the prompt template."
+            )
+        return min(max_new_tokens, room)
 
     def _lengths(self, new_tokens: Any) -> tuple[list[int], list[bool]]:
         """Per sequence: tokens up to and including the first EOS (the rest is padding), and whether it ended with
@@ -321,6 +340,7 @@ def vllm_engine_kwargs(
     tensor_parallel_size: int,
     seed: int,
     on_cpu: bool = False,
+    max_model_length: int | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments of ``vllm.LLM``. ``dtype=auto`` becomes bfloat16, as in the hf backend on CUDA (vLLM's own
     ``auto`` would turn a float32 checkpoint into float16). On vLLM's CPU build the engine runs eagerly: compiling
@@ -332,6 +352,8 @@ def vllm_engine_kwargs(
         "tensor_parallel_size": tensor_parallel_size,
         "seed": seed,
     }
+    if max_model_length is not None:  # prompt + completion at most: vLLM ends a request there ("length")
+        kwargs["max_model_len"] = max_model_length
     return {**kwargs, "enforce_eager": True} if on_cpu else kwargs
 
 
@@ -366,6 +388,7 @@ class VLLMGenerator:
         tensor_parallel_size: int = 1,
         seed: int = 0,
         trust_remote_code: bool = False,
+        max_model_length: int | None = None,
     ):
         require_vllm(tensor_parallel_size)
         from transformers import AutoTokenizer
@@ -387,6 +410,7 @@ class VLLMGenerator:
                 tensor_parallel_size=tensor_parallel_size,
                 seed=seed,
                 on_cpu=on_cpu,
+                max_model_length=max_model_length,
             ),
             trust_remote_code=trust_remote_code,
         )

@@ -76,10 +76,13 @@ def settings(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """`key: old -> new` for each leaf that differs between two nested configs."""
+    """`key: old -> new` for each leaf that differs between two nested configs. An option a later openrs added, unset
+    (null) here, is no difference from a record made before it existed."""
     if isinstance(old, dict) and isinstance(new, dict):
         found = []
         for key in sorted(set(old) | set(new), key=str):
+            if key not in old and new[key] is None:
+                continue
             found += differences(old.get(key, "<absent>"), new.get(key, "<absent>"), f"{prefix}{key}.")
         return found
     return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]

@@ -75,6 +75,30 @@ def test_paper_and_robust_presets() -> None:
     robust = eval_config("eval=robust").eval
     assert robust.k == 8 and list(robust.seeds) == [0, 1, 2, 3] and "aime25" in robust.benchmarks
     assert robust.scoring == "fixed"
+    # prompt + completion at most 32,768 tokens, as the Open-RS lighteval run (R1-Distill's own context is 131,072)
+    assert paper.max_model_length == robust.max_model_length == 32768
+    from openrs.generation import vllm_engine_kwargs
+
+    engine = vllm_engine_kwargs("m", dtype="bfloat16", gpu_memory_utilization=0.9, tensor_parallel_size=1, seed=0,
+                                max_model_length=paper.max_model_length)  # fmt: skip
+    assert engine["max_model_len"] == 32768
+
+
+def test_the_hf_engine_keeps_prompt_and_completion_within_the_context() -> None:
+    """eval.max_model_length with the hf engine: a batch's new tokens are capped so that its (padded) prompts and the
+    completion fit; a context too small for a prompt is a clear error."""
+    from openrs.generation import HFGenerator, Sampling
+
+    generator = HFGenerator(str(ensure_tiny_model()), batch_size=2, dtype="float32", max_model_length=40)
+    prompts = ["1 + 1 =", "2 * 3 = and then some more words"]
+    width = generator.tokenizer(prompts, padding=True, add_special_tokens=False)["input_ids"]
+    room = 40 - len(width[0])
+    outputs = generator.generate_detailed(prompts, 2, Sampling(temperature=1.0, top_p=1.0, max_new_tokens=200))
+    assert all(c.tokens <= room for group in outputs for c in group)
+    assert any(c.tokens == room and c.truncated for group in outputs for c in group)  # the random model rambles
+    generator.max_model_length = 3
+    with pytest.raises(ConfigError, match="eval.max_model_length=3 leaves no room after a prompt of"):
+        generator.generate_detailed(prompts, 1, Sampling(max_new_tokens=5))
 
 
 def test_the_gpu_engine_on_a_cpu_machine_stops_before_any_work(tmp_path: Path) -> None:

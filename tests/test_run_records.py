@@ -119,3 +119,14 @@ def test_the_progress_line_names_each_reward_and_the_training_end() -> None:
     unscored = {"reward": 0.25, "rewards/accuracy/mean": float("nan"), "rewards/format/mean": 0.25}  # golds unparseable
     assert progress_line(5, 60, unscored) == "step 5/60  reward 0.25 (accuracy n/a, format 0.25)"
     assert progress_line(5, 60, {**unscored, "rewards/accuracy/mean": None}) == progress_line(5, 60, unscored)
+
+
+def test_an_option_added_since_a_record_was_made_is_no_difference_when_unset() -> None:
+    """A run or evaluation recorded by an earlier openrs lacks options added since (rollout.group_port,
+    eval.max_model_length): unset, they do not stop its resumption; set, or a changed default, they do."""
+    from openrs.run_dir import differences
+
+    old = {"rollout": {"server_port": 8000}, "algorithm": {"dynamic_sampling": True}}
+    assert differences(old, {"rollout": {"server_port": 8000, "group_port": None}, "algorithm": old["algorithm"]}) == []
+    assert differences(old, {"rollout": {"server_port": 8000, "group_port": 51300},
+                             "algorithm": old["algorithm"]}) == ["rollout.group_port: '<absent>' -> 51300"]  # fmt: skip

@@ -39,6 +39,25 @@ def test_evaluation_with_the_vllm_engine_matches_hf_generation(tmp_path: Path) -
     assert len(same) == 16 and sum(same) >= 14, same  # a near-tie of random logits may flip in float rounding
 
 
+def test_the_vllm_engine_keeps_prompt_and_completion_within_the_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """eval.max_model_length reaches vLLM's max_model_len: a completion ends ("length") where prompt + completion
+    reach it, whatever max_new_tokens allows."""
+    from openrs.generation import Sampling, VLLMGenerator
+
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    generator = VLLMGenerator(str(ensure_tiny_model()), dtype="float32", max_model_length=40)
+    try:
+        prompts = ["1 + 1 =", "2 * 3 = and then some more words"]
+        lengths = [len(generator.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        outputs = generator.generate_detailed(prompts, 2, Sampling(temperature=1.0, top_p=1.0, max_new_tokens=200))
+        for length, group in zip(lengths, outputs, strict=True):
+            assert all(c.tokens <= 40 - length for c in group)
+        assert any(c.truncated for group in outputs for c in group)
+    finally:
+        generator.close()
+
+
 def test_grpo_with_colocated_vllm_keeps_the_engine_on_the_policy(tmp_path: Path) -> None:
     """The engine's sampling log-probs against the trainer's, after each weight sync: float32 noise only (TRL's
     per-parameter sync fails on vLLM's CPU build; without a sync the gap grows to about 0.1 as the policy moves)."""

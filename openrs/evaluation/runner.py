@@ -128,6 +128,7 @@ def _load_generator(model_path: str, eval_cfg: EvalConfig, model_cfg: ModelConfi
         gpu_memory_utilization=eval_cfg.gpu_memory_utilization,
         tensor_parallel_size=eval_cfg.tensor_parallel_size,
         seed=int(eval_cfg.seeds[0]),
+        max_model_length=eval_cfg.max_model_length,
     )
 
 
