@@ -100,7 +100,8 @@ class Generator(Protocol):
 
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]: ...
 
-    def generate_detailed(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Completion]]: ...
+    def generate_detailed(self, prompts: list[str], n: int, sampling: Sampling,
+                          seeds: list[int] | None = None) -> list[list[Completion]]: ...  # fmt: skip
 
 
 def chat_prompt(tokenizer: Any, problem: str, system_prompt: str | None) -> str:
@@ -216,7 +217,11 @@ class HFGenerator:
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]:
         return [[c.text for c in group] for group in self.generate_detailed(prompts, n, sampling)]
 
-    def generate_detailed(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Completion]]:
+    def generate_detailed(self, prompts: list[str], n: int, sampling: Sampling,
+                          seeds: list[int] | None = None) -> list[list[Completion]]:  # fmt: skip
+        """`n` completions per prompt. `seeds`: one per prompt, its j-th completion drawn from a random stream of
+        its own seeded `seeds[i] + j` (RowSampler), so it is the same whatever else shares the batch; None: the
+        batch draws from torch's generator, seeded `sampling.seed` per call."""
         import torch
         from tqdm.auto import tqdm
 
@@ -245,7 +250,12 @@ class HFGenerator:
                     encoded = self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
                     encoded = encoded.to(self.device)
                     budget = self.batch_budget(encoded["input_ids"].shape[1], sampling.max_new_tokens)
-                    output = self.model.generate(**encoded, **{**kwargs, "max_new_tokens": budget})
+                    call = {**kwargs, "max_new_tokens": budget}
+                    if seeds is not None and not greedy:
+                        rows = [seed + j for seed in seeds[start : start + len(batch)] for j in range(n)]
+                        call.update(temperature=1.0, top_p=1.0, logits_processor=[RowSampler(
+                            rows, sampling.temperature, sampling.top_p, self.device)])  # fmt: skip
+                    output = self.model.generate(**encoded, **call)
                     new_tokens = output[:, encoded["input_ids"].shape[1] :]
                     lengths, ended = self._lengths(new_tokens)
                     self.stats.tokens += sum(lengths)
@@ -287,6 +297,42 @@ class HFGenerator:
         first_eos = is_eos.int().argmax(dim=1)
         lengths = torch.where(has_eos, first_eos + 1, torch.full_like(first_eos, length))
         return [int(x) for x in lengths], [bool(x) for x in has_eos]
+
+
+class RowSampler:
+    """A transformers logits processor that samples each row itself, with temperature and top-p, from a random
+    stream of its own (`seeds`, one per row), and leaves generate only that token to pick: a row's draws then do not
+    depend on the other rows of its batch. generate must run with temperature 1, top_p 1 and top_k 0, so that no
+    warper follows."""
+
+    def __init__(self, seeds: list[int], temperature: float, top_p: float, device: Any) -> None:
+        import torch
+
+        self.generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+        self.temperature, self.top_p = temperature, top_p
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        probs = torch.softmax(scores.float() / self.temperature, dim=-1)
+        if self.top_p < 1.0:  # keep the most likely tokens until their mass reaches top_p (as vLLM and HF do)
+            ordered, order = probs.sort(dim=-1, descending=True)
+            before = ordered.cumsum(dim=-1) - ordered
+            ordered[before >= self.top_p] = 0.0
+            probs = torch.zeros_like(probs).scatter(-1, order, ordered)
+        picks = torch.cat([torch.multinomial(row, 1, generator=gen) for row, gen in zip(probs, self.generators,
+                                                                                        strict=True)])  # fmt: skip
+        forced = torch.full_like(scores, float("-inf"))
+        return forced.scatter(-1, picks.view(-1, 1), 0.0)
+
+
+def request_seed(seed: int, *parts: object) -> int:
+    """A seed of its own for one request, derived from `seed` and what names the request (benchmark, problem id,
+    sample): requests drawn with it are independent of each other and of how they are batched or sharded."""
+    import hashlib
+
+    digest = hashlib.sha256("/".join(map(str, (seed, *parts))).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
 # --- vllm ----------------------------------------------------------------------------------------------------------
@@ -444,11 +490,18 @@ class VLLMGenerator:
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[str]]:
         return [[c.text for c in group] for group in self.generate_detailed(prompts, n, sampling)]
 
-    def generate_detailed(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Completion]]:
+    def generate_detailed(self, prompts: list[str], n: int, sampling: Sampling,
+                          seeds: list[int] | None = None) -> list[list[Completion]]:  # fmt: skip
+        """`n` completions per prompt; `seeds`: one per prompt (vLLM draws its j-th completion with seed + j)."""
+        import dataclasses
+
         from vllm import SamplingParams
 
         started = time.perf_counter()
-        params = SamplingParams(**vllm_sampling_kwargs(n, sampling))
+        params: Any = SamplingParams(**vllm_sampling_kwargs(n, sampling))
+        if seeds is not None:
+            params = [SamplingParams(**vllm_sampling_kwargs(n, dataclasses.replace(sampling, seed=seed)))
+                      for seed in seeds]  # fmt: skip
         outputs = self.llm.generate(vllm_token_prompts(self.tokenizer, prompts), params, use_tqdm=True)
         results = []
         for output in outputs:  # in prompt order

@@ -230,11 +230,11 @@ def test_an_interrupted_evaluation_resumes_without_redoing_samples(tmp_path: Pat
     class DiesAfterTwoCalls:  # the real generator, with a "kill" after two generate calls
         tokenizer, stats = real.tokenizer, real.stats
 
-        def generate_detailed(self, prompts, n, sampling):
+        def generate_detailed(self, prompts, n, sampling, seeds=None):
             if len(calls) == 2:
                 raise Interrupted
             calls.append(len(prompts) * n)
-            return real.generate_detailed(prompts, n, sampling)
+            return real.generate_detailed(prompts, n, sampling, seeds=seeds)
 
     out = tmp_path / "out"
     with pytest.raises(Interrupted):
@@ -559,3 +559,26 @@ def test_a_run_that_evaluates_checks_its_benchmarks_first(tmp_path: Path) -> Non
     assert "openrs: error: " in result.stderr and "mine.jsonl, line 2" in result.stderr
     assert "eval.before_train failed" in result.stderr and "Traceback" not in result.stderr
     assert not (run_dir / "metrics.jsonl").exists()
+
+
+def test_each_sample_has_a_random_stream_of_its_own(tmp_path: Path) -> None:
+    """Sample i of every problem used to draw the same random stream (one seed per call), so two problems with the
+    same text got the same samples in calls of their own: samples were correlated across problems, which the
+    bootstrap over problems assumes they are not. Each sample's seed now comes from (seed, benchmark, problem id,
+    sample): identical texts differ, and every sample is the same whatever the chunks and batches it is drawn in."""
+    rows = [{"id": f"q{i}", "problem": "What is 3 + 4?", "answer": "7"} for i in range(4)]
+    rows += [{"id": "r", "problem": "What is 5 * 6?", "answer": "30"}]
+    bench = write_jsonl(tmp_path / "same.jsonl", rows)
+    overrides = ["eval.benchmarks=[same]", f"+eval.files.same={bench}", "eval.k=2", "eval.max_new_tokens=16",
+                 "eval.temperature=1.0", "eval.workers=0"]  # fmt: skip
+
+    def samples(*extra: str) -> dict[tuple[str, int], str]:
+        cfg = eval_config(*overrides, *extra)
+        out = tmp_path / "_".join(extra).replace("=", "-")
+        evaluate_model(ensure_tiny_model(), cfg.eval, out, model_cfg=cfg.model)
+        return {(r["id"], r["sample"]): r["completion"] for r in SampleStore(out / "samples.jsonl").records()}
+
+    apart = samples("eval.chunk_size=1", "eval.batch_size=1")
+    assert len({apart[(f"q{i}", 0)] for i in range(4)}) > 1  # the same question, four streams
+    together = samples("eval.chunk_size=256", "eval.batch_size=16")
+    assert together == apart

@@ -190,8 +190,11 @@ def test_ctrl_c_is_one_line_and_the_run_records_it(tmp_path: Path) -> None:
 
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "openrs", "logger=none", "train.max_steps=500", f"hydra.run.dir={run_dir}"]
+    # a terminal's Ctrl-C: SIGINT at its default in the run, even when this test runs where it is ignored (a shell's
+    # background job inherits SIGINT ignored, and Python then never raises KeyboardInterrupt)
     process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+                               env={**os.environ, "PYTHONPATH": str(REPO)},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.time() + 120
     while not (run_dir / "metrics.jsonl").exists() and time.time() < deadline:
         time.sleep(0.2)

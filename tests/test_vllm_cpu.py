@@ -58,6 +58,25 @@ def test_the_vllm_engine_keeps_prompt_and_completion_within_the_context(monkeypa
         generator.close()
 
 
+def test_vllm_samples_have_streams_of_their_own(tmp_path: Path) -> None:
+    """As with the hf engine (tests/test_evaluation.py): each sample's seed comes from (seed, benchmark, problem id,
+    sample), so four problems with the same text draw four streams, and chunking changes no sample."""
+    rows = [{"id": f"q{i}", "problem": "What is 3 + 4?", "answer": "7"} for i in range(4)]
+    bench = tmp_path / "same.jsonl"
+    bench.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    common = ["eval.engine=vllm", "eval.dtype=float32", "eval.benchmarks=[same]", f"+eval.files.same={bench}",
+              "eval.k=2", "eval.max_new_tokens=16", "eval.temperature=1.0", "eval.workers=0"]  # fmt: skip
+    drawn = []
+    for chunk in (1, 256):
+        out = tmp_path / f"chunk{chunk}"
+        result = run_module("openrs.evaluate", *common, f"eval.chunk_size={chunk}", f"output_dir={out}",
+                            cwd=tmp_path, env=ENV, timeout=900)  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        drawn.append({(r["id"], r["sample"]): r["completion"] for r in read_jsonl(out / "samples.jsonl")})
+    assert len({drawn[0][(f"q{i}", 0)] for i in range(4)}) > 1
+    assert drawn[0] == drawn[1]
+
+
 def test_grpo_with_colocated_vllm_keeps_the_engine_on_the_policy(tmp_path: Path) -> None:
     """The engine's sampling log-probs against the trainer's, after each weight sync: float32 noise only (TRL's
     per-parameter sync fails on vLLM's CPU build; without a sync the gap grows to about 0.1 as the policy moves)."""

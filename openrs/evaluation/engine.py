@@ -1,10 +1,12 @@
 """Generating the samples: every benchmark's prompts x k samples, in large calls, written to disk as they finish.
 
-Sample `i` of a problem is drawn with seed `eval.seeds[i % len(eval.seeds)]`: for each chunk of `eval.chunk_size`
-problems and each seed, one `generate` call samples that seed's share for every problem in the chunk (vLLM schedules
-the whole call itself; the hf engine batches it by `eval.batch_size`). Each chunk is scored and appended to
-`samples.jsonl` before the next starts, so a killed evaluation loses at most one chunk; on restart only the missing
-samples are generated.
+Sample `i` of a problem belongs to seed `s = eval.seeds[i % len(eval.seeds)]` and is drawn from a random stream of its
+own, seeded from (s, benchmark, problem id, i) (openrs.generation.request_seed): samples are independent across
+problems (the bootstrap over problems assumes it) and do not depend on the chunk, batch or shard they are drawn in.
+For each chunk of `eval.chunk_size` problems and each seed, one `generate` call draws that seed's samples of every
+problem in the chunk (vLLM schedules the whole call itself; the hf engine batches it by `eval.batch_size`). Each
+chunk is scored and appended to `samples.jsonl` before the next starts, so a killed evaluation loses at most one
+chunk; on restart only the missing samples are generated.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from openrs.config import EvalConfig
 from openrs.evaluation.samples import SampleStore
 from openrs.evaluation.scoring import score_records
 from openrs.evaluation.tasks import Item, render_prompt
-from openrs.generation import Generator, Sampling
+from openrs.generation import Generator, Sampling, request_seed
 
 __all__ = ["missing_samples", "sample_seeds", "generate_samples"]
 
@@ -54,21 +56,18 @@ def generate_samples(
         done = store.done
         records: list[dict[str, Any]] = []
         for seed, indices in plan.items():
-            # problems grouped by which of this seed's samples they still need (all of them, unless resumed)
-            needs: dict[tuple[int, ...], list[Item]] = defaultdict(list)
-            for item in chunk:
-                missing = tuple(i for i in indices if (item.benchmark, item.id, i) not in done)
-                if missing:
-                    needs[missing].append(item)
-            for missing, group in needs.items():
-                prompts = [render_prompt(item, eval_cfg, generator.tokenizer) for item in group]
-                sampling = Sampling(eval_cfg.temperature, eval_cfg.top_p, budget, seed)
-                outputs = generator.generate_detailed(prompts, len(missing), sampling)
-                for item, completions in zip(group, outputs, strict=True):
-                    for index, completion in zip(missing, completions, strict=True):
-                        records.append({"benchmark": item.benchmark, "id": item.id, "sample": index, "seed": seed,
-                                        "completion": completion.text, "tokens": completion.tokens,
-                                        "truncated": completion.truncated})  # fmt: skip
+            requests = [(item, i) for item in chunk for i in indices if (item.benchmark, item.id, i) not in done]
+            if not requests:
+                continue
+            rendered = {(item.benchmark, item.id): render_prompt(item, eval_cfg, generator.tokenizer) for item in chunk}
+            prompts = [rendered[(item.benchmark, item.id)] for item, _ in requests]
+            seeds = [request_seed(seed, item.benchmark, item.id, i) for item, i in requests]
+            sampling = Sampling(eval_cfg.temperature, eval_cfg.top_p, budget, seed)
+            outputs = generator.generate_detailed(prompts, 1, sampling, seeds=seeds)
+            for (item, index), (completion,) in zip(requests, outputs, strict=True):
+                records.append({"benchmark": item.benchmark, "id": item.id, "sample": index, "seed": seed,
+                                "completion": completion.text, "tokens": completion.tokens,
+                                "truncated": completion.truncated})  # fmt: skip
         if records:
             score_records(records, by_key, timeout_s=eval_cfg.timeout_s, workers=eval_cfg.workers)
             store.append(records)
