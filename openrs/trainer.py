@@ -55,6 +55,7 @@ class OpenRSGRPOTrainer(GRPOTrainer):
         self.last_rewards_per_func: torch.Tensor | None = None
         self.last_signal: torch.Tensor | None = None
         self.last_completion_ids: list[list[int]] = []
+        self.last_foreign: list[float] = []  # the latest round's foreign fraction per completion, every process's
 
     def _generate(self, *args: Any, **kwargs: Any) -> Any:
         result = super()._generate(*args, **kwargs)
@@ -77,6 +78,11 @@ class OpenRSGRPOTrainer(GRPOTrainer):
         if kind == "reward":
             return rewards[:, self.reward_func_names.index(name)]
         judged = RECENT.get(name, [])
+        if len(judged) * self.accelerator.num_processes != rewards.shape[0]:  # its latest call was not this batch's
+            raise RuntimeError(
+                f"dynamic sampling: the '{name}' reward judged {len(judged)} completions on this "
+                f"process, not this batch's {rewards.shape[0] // self.accelerator.num_processes}"
+            )
         local = torch.tensor([float("nan") if c is None else float(c) for c in judged], device=rewards.device)
         return self.accelerator.gather(local)
 
@@ -98,14 +104,10 @@ class OpenRSGRPOTrainer(GRPOTrainer):
         """TRL's generation and scoring of `inputs`, plus the foreign fraction of its completions."""
         output = super()._generate_and_score_completions(inputs)
         mode = "train" if self.model.training else "eval"
-        self._metrics[mode][FOREIGN_FRACTION].append(self.batch_foreign_fraction(len(inputs)))
+        # every process's completions (TRL's `_logs` buffer holds them gathered, newest last): every rank logs the same
+        self.last_foreign = self.foreign_fractions(len(inputs) * self.accelerator.num_processes)
+        self._metrics[mode][FOREIGN_FRACTION].append(sum(self.last_foreign) / max(len(self.last_foreign), 1))
         return output
-
-    def batch_foreign_fraction(self, local_rows: int) -> float:
-        """The mean foreign fraction of this generation batch, over every process (TRL's `_logs` buffer holds the
-        gathered completions, newest last), so every rank logs the same value."""
-        fractions = self.foreign_fractions(local_rows * self.accelerator.num_processes)
-        return sum(fractions) / max(len(fractions), 1)
 
     def foreign_fractions(self, rows: int) -> list[float]:
         """The foreign fraction of each of the newest `rows` completions of TRL's `_logs` buffer."""
@@ -150,8 +152,7 @@ class OpenRSGRPOTrainer(GRPOTrainer):
         ids = self.last_completion_ids
         lengths = torch.tensor([len(row) for row in ids], dtype=torch.float32)
         truncated = torch.tensor([float(bool(row) and row[-1] not in eos_and_pad) for row in ids])
-        everyone = self.foreign_fractions(rows * self.accelerator.num_processes)
-        foreign = torch.tensor(everyone[index * rows : (index + 1) * rows], dtype=torch.float32)
+        foreign = torch.tensor(self.last_foreign[index * rows : (index + 1) * rows], dtype=torch.float32)
         extra = torch.stack([lengths, truncated, foreign], dim=1).to(rewards.device)
         return torch.cat([rewards.float(), extra], dim=1)
 
