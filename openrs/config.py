@@ -443,6 +443,8 @@ class EvalConfig:
     system_prompt: str | None = None  # null: no system message (the Open-RS evaluation used none)
     use_chat_template: bool = True  # format with the model's chat template (lighteval --use-chat-template)
     k: int = 1  # samples per problem
+    # samples per problem of these benchmarks instead of k (sober: 10 for AIME24/25 and AMC23, 3 for the rest)
+    k_by_benchmark: dict[str, int] = field(default_factory=dict)
     seeds: list[int] = field(default_factory=lambda: [0])  # sample i is drawn with seeds[i % len(seeds)]
     temperature: float = 0.6  # sampling temperature (the Open-RS protocol's 0.6)
     top_p: float = 0.95  # nucleus sampling's probability mass (the Open-RS protocol's 0.95; 1.0: all tokens)
@@ -486,6 +488,13 @@ class EvalConfig:
             raise ConfigError("eval.seeds is empty: give at least one seed, e.g. eval.seeds=[0].")
         if self.ks is not None and any(k < 1 for k in self.ks):
             raise ConfigError(f"eval.ks={self.ks}: every pass@k needs k >= 1.")
+        bad = {name: k for name, k in self.k_by_benchmark.items() if int(k) < 1}
+        if bad:
+            raise ConfigError(f"eval.k_by_benchmark={dict(self.k_by_benchmark)}: {bad} must be at least 1 sample.")
+
+    def samples_for(self, benchmark: str) -> int:
+        """Samples per problem of one benchmark: `k_by_benchmark[benchmark]`, else `k`."""
+        return int(self.k_by_benchmark.get(benchmark, self.k))
 
 
 @dataclass
@@ -497,7 +506,7 @@ class EvaluateConfig:
     compare_with: str | None = None  # another evaluation's dir: a paired comparison of the two
     cache_dir: str | None = None  # null: $OPENRS_CACHE or ~/.cache/openrs (tiny model)
     model: ModelConfig = field(default_factory=ModelConfig)  # model=...: what to evaluate when target is null
-    eval: EvalConfig = field(default_factory=EvalConfig)  # eval=tiny|paper|robust: benchmarks and protocol
+    eval: EvalConfig = field(default_factory=EvalConfig)  # eval=tiny|paper|robust|sober: benchmarks and protocol
     # logger=wandb also logs the results to W&B; none (the default here) only writes the output dir
     logger: LoggerConfig = field(default_factory=lambda: LoggerConfig(name=LoggerName.none))
 
@@ -670,7 +679,7 @@ class OpenRSConfig:
     launcher: LauncherConfig = field(default_factory=LauncherConfig)  # launcher=local|accelerate (docs/LAUNCH.md)
     logger: LoggerConfig = field(default_factory=LoggerConfig)  # logger=wandb|none: Weights & Biases
     train: TrainConfig = field(default_factory=TrainConfig)  # train.*: steps, batches, sampling, checkpoints, seed
-    eval: EvalConfig = field(default_factory=EvalConfig)  # eval=tiny|paper|robust: after_train, during_training
+    eval: EvalConfig = field(default_factory=EvalConfig)  # eval=tiny|paper|robust|sober: after_train, during_training
     cost: CostConfig = field(default_factory=CostConfig)  # cost.*: GPU prices for the cost in summary.json
     guard: GuardConfig = field(default_factory=GuardConfig)  # guard=default|off: what training watches, and acts on
     memory: MemoryConfig = field(default_factory=MemoryConfig)  # memory.*: the memory plan's check before launch

@@ -1,4 +1,4 @@
-"""`python -m openrs.evaluate [target=...] [model=...] [eval=tiny|paper|robust] [overrides]`: evaluate a model, a
+"""`python -m openrs.evaluate [target=...] [model=...] [eval=tiny|paper|robust|sober] [overrides]`: evaluate a model, a
 LoRA adapter or every checkpoint of a run (see openrs.evaluation.runner and docs/EVALUATION.md)."""
 
 from __future__ import annotations

@@ -46,8 +46,9 @@ MINI = [
 
 
 def table_rows(path: Path) -> dict[str, dict[str, str]]:
-    """A markdown table (`table.md`) as {first cell of a row: {column header: cell}}, every cell stripped."""
-    lines = [line for line in path.read_text().splitlines() if line.startswith("|")]
+    """The first markdown table of `table.md` as {first cell of a row: {column header: cell}}, every cell stripped."""
+    text = path.read_text()
+    lines = [line for line in text[: text.find("\n\n")].splitlines() if line.startswith("|")]
     columns = [cell.strip() for cell in lines[0].strip("|").split("|")]
     rows = {}
     for line in lines[2:]:  # lines[1] is the |---| separator
@@ -582,3 +583,74 @@ def test_each_sample_has_a_random_stream_of_its_own(tmp_path: Path) -> None:
     assert len({apart[(f"q{i}", 0)] for i in range(4)}) > 1  # the same question, four streams
     together = samples("eval.chunk_size=256", "eval.batch_size=16")
     assert together == apart
+
+
+# --- the sober protocol ------------------------------------------------------------------------------------------
+
+
+def test_the_sober_preset() -> None:
+    """eval=sober: arXiv 2504.07086's protocol (bethgelab/sober-reasoning): temperature 0.8, top_p 0.9, 32,768
+    tokens in all, 10 seeds on AIME24/25 and AMC23, 3 on MATH-500, Minerva and OlympiadBench, one sample each."""
+    sober = eval_config("eval=sober").eval
+    assert (sober.temperature, sober.top_p, sober.max_new_tokens, sober.max_model_length) == (0.8, 0.9, 32768, 32768)
+    assert {name: sober.samples_for(name) for name in sober.benchmarks} == {
+        "aime24": 10, "aime25": 10, "amc23": 10, "math500": 3, "minerva": 3, "olympiadbench": 3,
+    }  # fmt: skip
+    assert sample_seeds(sober.samples_for("aime24"), list(sober.seeds)) == {s: [s] for s in range(10)}
+    assert sample_seeds(sober.samples_for("math500"), list(sober.seeds)) == {0: [0], 1: [1], 2: [2]}
+    with pytest.raises(ConfigError, match=r"eval.k_by_benchmark.aime42: unknown benchmark 'aime42'"):
+        load_items(eval_config("eval=sober", "+eval.k_by_benchmark.aime42=3").eval)
+    with pytest.raises(ConfigError, match=r"eval.k_by_benchmark=.*must be at least 1"):
+        eval_config("eval=sober", "eval.k_by_benchmark.aime24=0")
+
+
+def test_the_spread_over_seeds_is_the_leaderboards() -> None:
+    """The sober leaderboard's AIME24 cell for Qwen-2.5-1.5B-SimpleRL-Zoo is 0.3 ± 1.1 over 10 seeds: one correct
+    sample in 10 x 30. The sample std (ddof=1) gives 1.1; the population std would give 1.0."""
+    from openrs.evaluation.report import format_seed_score
+    from openrs.evaluation.stats import seed_spread
+
+    flags = {seed: {f"p{i}": [seed == 3 and i == 7] for i in range(30)} for seed in range(10)}
+    spread = seed_spread(flags)
+    assert spread["n"] == 10 and spread["pass@1"]["3"] == pytest.approx(1 / 30)
+    assert format_seed_score({"pass@1": spread["mean"], "seeds": spread}) == "0.3 ± 1.1"
+    assert seed_spread({0: flags[0]}) is None  # one seed has no spread
+    assert seed_spread({0: flags[0], 1: {"p0": [False]}}) is None  # seeds over different problems do not compare
+
+
+def test_benchmarks_with_their_own_sample_counts_report_the_spread_over_seeds(tmp_path: Path) -> None:
+    """eval.k_by_benchmark end to end with a model that answers 5: each benchmark gets its own samples per problem and
+    seeds, results.json has each seed's pass@1 and their mean ± std, and table.md an over-seeds table with the sober
+    leaderboard's published rows (flagged as another protocol, since this is not it)."""
+    model = answering_model(tmp_path / "answers_five", "5")
+    other = write_jsonl(tmp_path / "other.jsonl", [{"id": "a", "problem": "2 + 3?", "answer": "5"},
+                                                   {"id": "b", "problem": "2 + 2?", "answer": "4"}])  # fmt: skip
+    mini = write_jsonl(tmp_path / "mini.jsonl", MINI)
+    cfg = eval_config("eval.benchmarks=[mini,other]", f"+eval.files.mini={mini}", f"+eval.files.other={other}",
+                      "eval.k=2", "+eval.k_by_benchmark.mini=4", "eval.seeds=[0,1,2,3]", "eval.max_new_tokens=12",
+                      "eval.workers=0")  # fmt: skip
+    out = tmp_path / "out"
+    results = evaluate_model(str(model), cfg.eval, out, label="answers five")
+    records = SampleStore(out / "samples.jsonl").records()
+    seeds: dict[tuple[str, str], list[int]] = {}
+    for record in sorted(records, key=lambda r: r["seed"]):
+        seeds.setdefault((record["benchmark"], record["id"]), []).append(record["seed"])
+    assert seeds == {("mini", q): [0, 1, 2, 3] for q in ("q1", "q2", "q3")} | {("other", q): [0, 1] for q in "ab"}
+    bench = results["benchmarks"]
+    assert (bench["mini"]["k"], bench["other"]["k"]) == (4, 2)
+    assert bench["mini"]["seeds"] == {"n": 4, "pass@1": {str(s): pytest.approx(1 / 3) for s in range(4)},
+                                      "mean": pytest.approx(1 / 3), "std": pytest.approx(0.0)}  # fmt: skip
+    assert bench["other"]["seeds"]["mean"] == pytest.approx(0.5) == bench["other"]["pass@1"]
+    text = (out / "table.md").read_text()
+    over_seeds = table_rows_after(text, "### Over seeds")
+    assert over_seeds["Open-RS3"]["AIME24"] == "29.7 ± 4.6" and over_seeds["Open-RS2"]["AMC23"] == "73.0 ± 5.7"
+    assert over_seeds["answers five"]["AIME24"] == "—"
+    assert "answers five: not the sober protocol (temperature=0.6, top_p=0.95, max_new_tokens=12)" in text
+
+
+def table_rows_after(text: str, heading: str) -> dict[str, dict[str, str]]:
+    """The markdown table that follows `heading` in `text`, as `table_rows` reads one."""
+    lines = [line for line in text.split(heading, 1)[1].splitlines() if line.startswith("|")]
+    columns = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    return {cells[0]: dict(zip(columns, cells, strict=True))
+            for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])}  # fmt: skip

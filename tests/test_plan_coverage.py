@@ -30,6 +30,7 @@ SPECIFIC = {
     "dataset.synthetic.operations": ({}, "+-"),
     "launcher.num_machines": ({"launcher.name": "accelerate", "launcher.num_processes": 2}, 2),
     "eval.ks": ({}, [1]),
+    "eval.k_by_benchmark": ({}, {"arithmetic": 2}),
 }
 
 

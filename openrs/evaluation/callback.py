@@ -47,7 +47,9 @@ class BenchmarkEvalCallback(TrainerCallback):
     def __init__(self, cfg: OpenRSConfig, run_dir: Path) -> None:
         during = cfg.eval.during_training
         self.run_dir = run_dir
-        self.eval_cfg = dataclasses.replace(cfg.eval, k=during.k, data_parallel_size=1, completions_file=None)
+        self.eval_cfg = dataclasses.replace(
+            cfg.eval, k=during.k, k_by_benchmark={}, data_parallel_size=1, completions_file=None
+        )
         self.max_new_tokens = during.max_new_tokens or cfg.length.max_completion_length
         benchmarks = list(during.benchmarks) if during.benchmarks is not None else None
         self.items = load_items(cfg.eval, benchmarks=benchmarks, max_problems=during.max_problems)  # fail early

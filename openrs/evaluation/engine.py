@@ -1,8 +1,9 @@
 """Generating the samples: every benchmark's prompts x k samples, in large calls, written to disk as they finish.
 
-Sample `i` of a problem belongs to seed `s = eval.seeds[i % len(eval.seeds)]` and is drawn from a random stream of its
-own, seeded from (s, benchmark, problem id, i) (openrs.generation.request_seed): samples are independent across
-problems (the bootstrap over problems assumes it) and do not depend on the chunk, batch or shard they are drawn in.
+A problem gets `eval.samples_for(benchmark)` samples (`eval.k_by_benchmark`, else `eval.k`). Sample `i` belongs to
+seed `s = eval.seeds[i % len(eval.seeds)]` and is drawn from a random stream of its own, seeded from (s, benchmark,
+problem id, i) (openrs.generation.request_seed): samples are independent across problems (the bootstrap over problems
+assumes it) and do not depend on the chunk, batch or shard they are drawn in.
 For each chunk of `eval.chunk_size` problems and each seed, one `generate` call draws that seed's samples of every
 problem in the chunk (vLLM schedules the whole call itself; the hf engine batches it by `eval.batch_size`). Each
 chunk is scored and appended to `samples.jsonl` before the next starts, so a killed evaluation loses at most one
@@ -34,8 +35,20 @@ def sample_seeds(k: int, seeds: list[int]) -> dict[int, list[int]]:
     return dict(plan)
 
 
-def missing_samples(items: list[Item], k: int, seeds: list[int], done: set[tuple[str, str, int]]) -> int:
-    return sum(1 for item in items for i in range(k) if (item.benchmark, item.id, i) not in done)
+def missing_samples(items: list[Item], eval_cfg: EvalConfig, done: set[tuple[str, str, int]]) -> int:
+    """Samples of `items` not in `done` (each benchmark has `eval_cfg.samples_for(benchmark)` per problem)."""
+    wanted = ((item, i) for item in items for i in range(eval_cfg.samples_for(item.benchmark)))
+    return sum(1 for item, i in wanted if (item.benchmark, item.id, i) not in done)
+
+
+def _indices_by_seed(items: list[Item], eval_cfg: EvalConfig) -> dict[int, dict[str, list[int]]]:
+    """Seed -> benchmark -> the sample indices that seed draws for each problem of that benchmark."""
+    seeds = list(eval_cfg.seeds)
+    plan: dict[int, dict[str, list[int]]] = {seed: {} for seed in dict.fromkeys(seeds)}
+    for benchmark in dict.fromkeys(item.benchmark for item in items):
+        for seed, indices in sample_seeds(eval_cfg.samples_for(benchmark), seeds).items():
+            plan[seed][benchmark] = indices
+    return plan
 
 
 def generate_samples(
@@ -48,7 +61,7 @@ def generate_samples(
 ) -> dict[str, Any]:
     """Generate, score and store every missing sample of `items`; returns what was generated."""
     by_key = {(item.benchmark, item.id): item for item in items}
-    plan = sample_seeds(eval_cfg.k, list(eval_cfg.seeds))
+    plan = _indices_by_seed(items, eval_cfg)
     budget = max_new_tokens or eval_cfg.max_new_tokens
     generated = 0
     for start in range(0, len(items), eval_cfg.chunk_size):
@@ -56,7 +69,12 @@ def generate_samples(
         done = store.done
         records: list[dict[str, Any]] = []
         for seed, indices in plan.items():
-            requests = [(item, i) for item in chunk for i in indices if (item.benchmark, item.id, i) not in done]
+            requests = [
+                (item, i)
+                for item in chunk
+                for i in indices.get(item.benchmark, [])
+                if (item.benchmark, item.id, i) not in done
+            ]
             if not requests:
                 continue
             rendered = {(item.benchmark, item.id): render_prompt(item, eval_cfg, generator.tokenizer) for item in chunk}

@@ -86,6 +86,56 @@ PAPER_TABLE2: dict[str, dict[str, float]] = {
     },
 }
 
+SOBER_SOURCE = "A Sober Look at LM Reasoning, arXiv 2504.07086 (bethgelab/sober-reasoning data.json at 8fceffd)"
+SOBER_PROTOCOL = (
+    "lighteval, temperature 0.8, top_p 0.9, 32768 tokens (prompt + completion), one sample per seed, 10 seeds for "
+    "AIME24/AIME25/AMC23 and 3 for MATH-500/Minerva/OlympiadBench"
+)
+# The leaderboard's column order.
+SOBER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("aime24", "AIME24"),
+    ("aime25", "AIME25"),
+    ("amc23", "AMC23"),
+    ("math500", "MATH-500"),
+    ("minerva", "Minerva"),
+    ("olympiadbench", "OlympiadBench"),
+)
+# pass@1 in %, mean ± std over seeds, copied from SOBER_SOURCE.
+SOBER_PUBLISHED: dict[str, dict[str, tuple[float, float]]] = {
+    "DeepSeek-R1-Distill-Qwen-1.5B": {
+        "aime24": (28.7, 4.8),
+        "aime25": (22.3, 5.2),
+        "amc23": (71.5, 3.9),
+        "math500": (84.9, 0.3),
+        "minerva": (30.5, 1.0),
+        "olympiadbench": (52.4, 0.4),
+    },
+    "Open-RS1": {
+        "aime24": (28.9, 6.0),
+        "aime25": (21.3, 4.2),
+        "amc23": (75.0, 3.3),
+        "math500": (85.1, 0.8),
+        "minerva": (30.4, 0.2),
+        "olympiadbench": (53.2, 1.9),
+    },
+    "Open-RS2": {
+        "aime24": (31.3, 7.7),
+        "aime25": (22.7, 5.6),
+        "amc23": (73.0, 5.7),
+        "math500": (84.1, 0.2),
+        "minerva": (29.2, 1.1),
+        "olympiadbench": (53.7, 0.6),
+    },
+    "Open-RS3": {
+        "aime24": (29.7, 4.6),
+        "aime25": (24.7, 6.5),
+        "amc23": (69.2, 5.5),
+        "math500": (84.2, 1.1),
+        "minerva": (28.6, 2.3),
+        "olympiadbench": (51.8, 0.8),
+    },
+}
+
 MISSING = "—"
 VALIDATION = "validation"
 TRAINING_KEYS: tuple[str, ...] = ("completions/mean_length", "completions/clipped_ratio")
@@ -230,6 +280,62 @@ def table2_markdown(rows: Sequence[tuple[str, dict]], include_paper: bool = True
         lines += _paper_rows(len(extras))
     names = [name for name, _ in TABLE2_COLUMNS] + [name for name, _ in extras]
     return "\n".join([*lines, "", *_footnotes(rows, names, include_paper)]) + "\n"
+
+
+def has_seed_spread(rows: Sequence[tuple[str, dict]]) -> bool:
+    """Whether some row has pass@1 per seed (two or more seeds) on some benchmark."""
+    return any("seeds" in bench for _, results in rows for bench in results.get("benchmarks", {}).values())
+
+
+def format_seed_score(bench: dict[str, Any] | None) -> str:
+    """`28.7 ± 4.8 (± 3.1)`: mean ± std of pass@1 over seeds, then the interval's half-width over problems."""
+    if bench is None or "seeds" not in bench:
+        return MISSING
+    seeds = bench["seeds"]
+    cell = f"{100 * seeds['mean']:.1f} ± {100 * seeds['std']:.1f}"
+    width = half_width(bench)
+    return cell if width is None else f"{cell} (± {100 * width:.1f})"
+
+
+def _sober_protocol_gaps(results: dict[str, Any]) -> list[str]:
+    """The settings of one row that differ from the sober protocol's (its published rows are not comparable then)."""
+    settings = results.get("eval") or {}
+    wanted = {"temperature": 0.8, "top_p": 0.9, "max_new_tokens": 32768}
+    return [f"{key}={settings.get(key)}" for key, value in wanted.items() if settings.get(key) != value]
+
+
+def seed_table_markdown(rows: Sequence[tuple[str, dict]], include_published: bool = True) -> str:
+    """Mean ± std of pass@1 over seeds per benchmark (the sober leaderboard's columns), our interval beside it, then
+    that leaderboard's published rows."""
+    headers = [header for _, header in SOBER_COLUMNS]
+    lines = [_row(["Model", *headers]), "|---" + "|---:" * len(headers) + "|"]
+    for label, results in rows:
+        benchmarks = results.get("benchmarks", {})
+        lines.append(_row([_escape(label), *(format_seed_score(benchmarks.get(name)) for name, _ in SOBER_COLUMNS)]))
+    if include_published:
+        lines.append(_row([f"*published: {SOBER_SOURCE}*", *([""] * len(headers))]))
+        for model, scores in SOBER_PUBLISHED.items():
+            cells = [f"{scores[name][0]:.1f} ± {scores[name][1]:.1f}" for name, _ in SOBER_COLUMNS]
+            lines.append(_row([model, *cells]))
+    notes = [
+        "Cells: mean ± sample std (ddof=1) over seeds of each seed's pass@1 in %; in parentheses our interval's "
+        "half-width over problems (the footnotes above). A std over 3 to 10 seeds is itself uncertain.",
+    ]
+    if include_published:
+        notes.append(f"Published rows ({SOBER_SOURCE}): {SOBER_PROTOCOL}.")
+        for label, results in rows:
+            gaps = _sober_protocol_gaps(results)
+            if gaps:
+                notes.append(f"{_escape(label)}: not the sober protocol ({', '.join(gaps)}); compare with care.")
+    return "\n".join(["### Over seeds", "", *lines, "", *[f"- {note}" for note in notes]]) + "\n"
+
+
+def report_markdown(rows: Sequence[tuple[str, dict]], include_paper: bool = True) -> str:
+    """`table.md`: the Table 2 layout, then, when some row was drawn with several seeds, the over-seeds table."""
+    text = table2_markdown(rows, include_paper)
+    if has_seed_spread(rows):
+        text += "\n" + seed_table_markdown(rows, include_paper)
+    return text
 
 
 # ---------------------------------------------------------------------------------------------------- curves
@@ -438,7 +544,7 @@ def write_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = out_dir / "table.md"
-    table.write_text(table2_markdown(rows), encoding="utf-8")
+    table.write_text(report_markdown(rows), encoding="utf-8")
     paths = {"table": table}
     if run_dir is None:
         return paths

@@ -202,11 +202,11 @@ def evaluate_model(
     items = items if items is not None else load_items(eval_cfg)
     started = time.time()
     store = SampleStore(out_dir / "samples.jsonl")
-    k = eval_cfg.k
+    k = None  # each benchmark's eval.samples_for
     tokens_per_s = backend = None
     if eval_cfg.completions_file:
         store, k = score_completions_file(eval_cfg, items, out_dir)
-    elif missing_samples(items, k, list(eval_cfg.seeds), store.done):
+    elif missing_samples(items, eval_cfg, store.done):
         if eval_cfg.data_parallel_size > 1 and generator is None:
             _run_shards(str(model_path), eval_cfg, out_dir, items, model_cfg)
             store = SampleStore(out_dir / "samples.jsonl")

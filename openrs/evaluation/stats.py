@@ -250,6 +250,27 @@ def _majority_rate(
     return float(np.mean(votes))
 
 
+def seed_spread(flags_by_seed: Mapping[int, Mapping[str, Sequence[bool]]] | None) -> dict | None:
+    """pass@1 of each seed on its own, and their mean and sample standard deviation (ddof=1): the "mean ± std over
+    seeds" of "A Sober Look at Progress in LM Reasoning" (arXiv 2504.07086; its leaderboard's AIME24 cell 0.3 ± 1.1,
+    one correct sample in 10 seeds of 30 problems, is this std with ddof=1, not 1.0 with ddof=0).
+
+    ``flags_by_seed`` maps a seed to per-problem flags of that seed's samples. None when there are fewer than two
+    seeds, or when some seed lacks a problem another seed has (its pass@1 would be over other problems).
+    """
+    if not flags_by_seed or len(flags_by_seed) < 2:
+        return None
+    problems = {seed: set(flags) for seed, flags in flags_by_seed.items()}
+    if len({frozenset(ids) for ids in problems.values()}) != 1:
+        return None
+    per_seed = {
+        str(seed): float(np.mean([np.mean(flags[pid]) for pid in sorted(flags)]))
+        for seed, flags in sorted(flags_by_seed.items())
+    }
+    values = np.array(list(per_seed.values()))
+    return {"n": len(values), "pass@1": per_seed, "mean": float(values.mean()), "std": float(values.std(ddof=1))}
+
+
 def average_stats(per_benchmark: Mapping[str, dict]) -> dict:
     """The "Avg" column: the unweighted mean over benchmarks of their scores (each benchmark counts once).
 

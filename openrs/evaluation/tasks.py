@@ -107,6 +107,12 @@ def load_items(
     names = list(benchmarks if benchmarks is not None else eval_cfg.benchmarks)
     if not names:
         raise ConfigError("eval.benchmarks is empty.")
+    for name in eval_cfg.k_by_benchmark:
+        if name != "arithmetic" and name not in BENCHMARKS and name not in eval_cfg.files:
+            raise ConfigError(
+                f"eval.k_by_benchmark.{name}: unknown benchmark {name!r}; known: {sorted(BENCHMARKS)}, 'arithmetic' "
+                "and the eval.files keys."
+            )
     limit = max_problems if max_problems is not None else eval_cfg.max_problems
     scoring = eval_cfg.scoring.value
     items: list[Item] = []
