@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port, read_jsonl, run_openrs
+from tests.conftest import REPO, free_port, read_jsonl, run_module, run_openrs
 
 pytestmark = pytest.mark.slow
 
@@ -186,3 +186,32 @@ def test_two_machines_on_the_loopback_address(tmp_path: Path) -> None:
     steps = [row["step"] for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row]
     assert steps == [1, 2, 3, 4, 5, 6]
     assert "openrs: run" in outputs[0][0] and "openrs: run" not in outputs[1][0]  # machine 0 reports the run
+
+
+def test_in_training_evaluation_splits_the_problems_over_both_ranks(tmp_path: Path) -> None:
+    """eval.during_training under two processes: each rank generates half the problems (rank 0 used to generate them
+    all while rank 1 waited in its next collective), rank 0 writes one set of samples and logs once, and the result
+    is what one process evaluating the saved checkpoint with the same settings gets, sample for sample."""
+    run_dir = tmp_path / "run"
+    during = ["eval.during_training.enabled=true", "eval.during_training.max_problems=8",
+              "eval.during_training.max_new_tokens=16"]  # fmt: skip
+    result = run_openrs("logger=none", "train.device=cpu", "train.max_steps=2", "train.save_steps=2",
+                        "logger.sample_completions_every=0", *during, *two_processes(), f"hydra.run.dir={run_dir}",
+                        cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint_eval = run_dir / "eval" / "during_training" / "checkpoint-2"
+    ours = json.loads((checkpoint_eval / "results.json").read_text())
+    assert ours["samples_by_rank"] == {"0": 4, "1": 4} and ours["benchmarks"]["arithmetic"]["samples"] == 8
+    logged = [row for row in read_jsonl(run_dir / "metrics.jsonl") if "benchmarks/arithmetic/pass@1" in row]
+    assert [row["step"] for row in logged] == [2]
+    alone = tmp_path / "alone"
+    check = run_module("openrs.evaluate", f"target={run_dir / 'checkpoint-2'}", "eval.k=1", "eval.max_problems=8",
+                       "eval.max_new_tokens=16", "eval.workers=0", f"output_dir={alone}", cwd=tmp_path)  # fmt: skip
+    assert check.returncode == 0, check.stderr[-3000:]
+
+    def samples(path: Path) -> dict[tuple[str, int], tuple[str, bool]]:
+        return {(r["id"], r["sample"]): (r["completion"], r["correct"]) for r in read_jsonl(path / "samples.jsonl")}
+
+    assert samples(checkpoint_eval) == samples(alone) and len(samples(alone)) == 8
+    single = json.loads((alone / "results.json").read_text())["benchmarks"]["arithmetic"]
+    assert ours["benchmarks"]["arithmetic"]["pass@1"] == single["pass@1"]

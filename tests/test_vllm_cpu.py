@@ -95,6 +95,21 @@ def test_grpo_with_colocated_vllm_keeps_the_engine_on_the_policy(tmp_path: Path)
     assert steps[-1]["grad_norm"] > 0  # the policy did move between syncs
     during = json.loads((run_dir / "eval" / "during_training" / "checkpoint-4" / "results.json").read_text())
     assert during["backend"] == "vllm"  # in-training evaluation used the trainer's colocated engine
+    # ... with checkpoint-4's weights: the samples are those of an evaluation of the saved checkpoint (the engine
+    # used to score it with step 3's weights, synced only at the next generation)
+    alone = tmp_path / "alone"
+    check = run_module("openrs.evaluate", f"target={run_dir / 'checkpoint-4'}", "eval.engine=vllm", "eval.k=1",
+                       "eval.max_problems=4", "eval.max_new_tokens=32", "eval.dtype=float32", "eval.workers=0",
+                       f"output_dir={alone}", cwd=tmp_path, env=ENV, timeout=900)  # fmt: skip
+    assert check.returncode == 0, check.stderr[-3000:]
+
+    def samples(path: Path) -> dict[tuple[str, int], str]:
+        return {(r["id"], r["sample"]): r["completion"] for r in read_jsonl(path / "samples.jsonl")}
+
+    in_training = samples(run_dir / "eval" / "during_training" / "checkpoint-4")
+    assert len(in_training) == 4 and in_training == samples(alone)
+    alone_results = json.loads((alone / "results.json").read_text())["benchmarks"]["arithmetic"]
+    assert during["benchmarks"]["arithmetic"]["pass@1"] == alone_results["pass@1"]
 
 
 def test_dapo_with_dynamic_sampling_joins_vllm_rounds(tmp_path: Path) -> None:

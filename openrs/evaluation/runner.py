@@ -220,6 +220,28 @@ def evaluate_model(
                 tokens_per_s, backend = owned.stats.tokens_per_s, owned.name
             finally:
                 owned.close()  # an evaluation of many checkpoints holds one engine at a time
+    generation = {"tokens_per_s": tokens_per_s, "backend": backend}
+    return write_results(out_dir, store, items, eval_cfg, label=label, model_path=model_path, model_info=model_info,
+                         started=started, k=k, generation=generation)  # fmt: skip
+
+
+def write_results(
+    out_dir: Path,
+    store: SampleStore,
+    items: list[Item],
+    eval_cfg: EvalConfig,
+    *,
+    label: str | None,
+    started: float,
+    model_path: str | None = None,
+    model_info: dict[str, Any] | None = None,
+    k: int | None = None,
+    generation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Summarize the samples of `store` into `results.json` and `table.md` in `out_dir`, log one line, return them.
+
+    `generation`: what generated the samples (`backend`: the engine, None when resumed or scored; `tokens_per_s`; an
+    in-training evaluation adds the samples each rank drew)."""
     results = summarize(store.records(), items, eval_cfg, k=k)
     results.update(
         model={"name_or_path": model_path, "label": label, **(model_info or {})},
@@ -227,8 +249,7 @@ def evaluate_model(
         engine=_engine_versions(),
         samples_file=str(out_dir / "samples.jsonl"),
         wall_time_s=round(time.time() - started, 3),
-        tokens_per_s=tokens_per_s,
-        backend=backend,  # the engine that generated these samples (None: resumed or scored, nothing generated)
+        **{"tokens_per_s": None, "backend": None, **(generation or {})},
     )
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     write_report(out_dir, [(label or str(model_path), results)])

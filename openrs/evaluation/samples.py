@@ -26,12 +26,13 @@ def sample_key(record: dict[str, Any]) -> SampleKey:
 
 
 class SampleStore:
-    """The samples of one evaluation on disk: what is already done, and appending more (flushed per call)."""
+    """The samples of one evaluation on disk: what is already done, and appending more (flushed per call). With no
+    path, in memory only (one rank's share of an in-training evaluation, gathered by the main process)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
         self._records: dict[SampleKey, dict[str, Any]] = {}
-        if path.exists():
+        if path is not None and path.exists():
             self._load()
 
     def _load(self) -> None:
@@ -56,6 +57,9 @@ class SampleStore:
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         records = list(records)
         if not records:
+            return
+        if self.path is None:
+            self._records.update((sample_key(record), record) for record in records)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as handle:
