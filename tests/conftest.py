@@ -72,12 +72,10 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def free_port() -> int:
-    """A TCP port on the loopback address that nothing listens on now."""
-    import socket
+    """A TCP port that nothing listens on now (openrs's own pick, as the launcher makes it)."""
+    from openrs.launch import free_port as pick
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return pick()
 
 
 def dry_run(*overrides: str, tmp_path: Path) -> dict:
