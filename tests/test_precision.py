@@ -123,3 +123,27 @@ def test_bf16_training_at_the_papers_lr_moves_the_weights_as_float32_does(smollm
         fractions[dtype] = changed_fraction(start, trained)
     assert fractions["float32"] > 0.5, fractions
     assert fractions["bfloat16"] >= 0.9 * fractions["float32"], fractions
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    (["model.dtype=bfloat16"], "bfloat16"),  # float32 master policy: the frozen reference in the compute dtype
+    (["model.dtype=float32"], "float32"),  # no mixed precision: nothing to cast
+    (["model.dtype=bfloat16", "peft.enabled=true"], "bfloat16"),  # PEFT: the base loads in bf16, left as it is
+], ids=["policy", "float32", "lora"])  # fmt: skip
+def test_the_reference_model_runs_in_the_compute_dtype(overrides: list[str], expected: str) -> None:
+    """train.cast_reference on a real (tiny) model loaded as the trainer loads it (float32 for a master-weight
+    policy): the frozen reference, only ever run under autocast, would otherwise double its memory. The trainer is a
+    stand-in holding that model: building TRL's trainer for this one attribute would add a minute of model loads."""
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from openrs.tiny_model import ensure_tiny_model
+    from openrs.train import cast_reference
+
+    cfg = compose_config(*overrides)
+    load = getattr(torch, training_precision(cfg).load_dtype)
+    trainer = SimpleNamespace(ref_model=AutoModelForCausalLM.from_pretrained(ensure_tiny_model(), dtype=load))
+    cast_reference(cfg, trainer)
+    assert {p.dtype for p in trainer.ref_model.parameters()} == {getattr(torch, expected)}
