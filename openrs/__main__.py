@@ -16,12 +16,12 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> None:
-    from openrs.overrides import sets_any
+    from openrs.dir_search import hydra_dir_search
     from openrs.run import run_or_explain
 
     hydra_cfg = HydraConfig.get()
-    explicit_dir = sets_any(list(hydra_cfg.overrides.hydra), "hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir")
-    code = run_or_explain(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), explicit_dir)
+    search = hydra_dir_search(hydra_cfg)  # where resume=auto looks for this command's unfinished run
+    code = run_or_explain(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), search)
     if code:
         sys.exit(code)
 

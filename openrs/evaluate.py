@@ -16,14 +16,14 @@ from openrs.__main__ import CONF_DIR
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     from openrs.config import EvaluateConfig, typed_config
+    from openrs.dir_search import hydra_dir_search
     from openrs.errors import run_explained
     from openrs.evaluation.runner import evaluate
-    from openrs.overrides import sets_any
 
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
-    explicit = sets_any([*hydra_cfg.overrides.task, *hydra_cfg.overrides.hydra], "output_dir", "hydra.run.dir")
-    code = run_explained("openrs.evaluate", lambda: evaluate(typed_config(cfg, EvaluateConfig), output_dir, explicit))
+    search = hydra_dir_search(hydra_cfg, cfg, output_key="output_dir")  # an unfinished evaluation's dirs
+    code = run_explained("openrs.evaluate", lambda: evaluate(typed_config(cfg, EvaluateConfig), output_dir, search))
     if code:
         sys.exit(code)
 

@@ -8,6 +8,7 @@ import re
 import zipfile
 from pathlib import Path
 
+from openrs.dir_search import DirSearch
 from openrs.errors import ConfigError
 from openrs.run_dir import ENDED
 
@@ -98,22 +99,27 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return next((path for _, path in reversed(checkpoint_dirs(run_dir)) if is_whole(path)), None)
 
 
-def unfinished_run(fresh_run_dir: Path, run_name: str, look_beside: bool = True) -> Path | None:
+def beside(fresh_run_dir: Path) -> list[Path]:
+    """The dirs next to a fresh run dir and, for sweeps, the job dirs of the same name in the sweep's other launches
+    (`outputs/multirun/<name>/<time>/<job dir>`): where a relaunch of the same command wrote when nothing else is
+    known about its dir pattern."""
+    parent = fresh_run_dir.parent
+    found = [p for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
+    if parent.parent.is_dir():
+        found += [p / fresh_run_dir.name for p in parent.parent.iterdir() if p.is_dir() and p != parent]
+    return found
+
+
+def unfinished_run(fresh_run_dir: Path, run_name: str, search: DirSearch | None = None) -> Path | None:
     """The newest earlier run of the same command (same `run_name`) that did not complete and has a checkpoint.
 
-    The fresh run dir itself counts (a job requeued by Slurm reruns in its own dir). Unless the user chose the run
-    dir (`look_beside` false), also looked for beside it (`outputs/<name>/<time>`) and, for sweeps, in the other
-    launches of the sweep (`outputs/multirun/<name>/<time>/<job dir of the same name>`).
+    The fresh run dir itself counts (a job requeued by Slurm reruns in its own dir). Also looked at: the dirs the
+    run dir's pattern gave on other launches (`search`, openrs.dir_search: only the dir itself when the user wrote a
+    fixed one), by default those :func:`beside` it.
     """
-    parent = fresh_run_dir.parent
-    if not look_beside:
-        candidates = [fresh_run_dir]
-    else:
-        candidates = [p for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
-    if look_beside and parent.parent.is_dir():
-        candidates += [p / fresh_run_dir.name for p in parent.parent.iterdir() if p.is_dir() and p != parent]
+    candidates = [fresh_run_dir, *(beside(fresh_run_dir) if search is None else search.candidates())]
     found = []
-    for run_dir in candidates:
+    for run_dir in dict.fromkeys(candidates):
         summary = run_dir / "summary.json"
         if not summary.is_file() or latest_checkpoint(run_dir) is None:  # the fresh dir itself: a requeued job
             continue
@@ -127,7 +133,7 @@ def unfinished_run(fresh_run_dir: Path, run_name: str, look_beside: bool = True)
 
 
 def resume_target(
-    resume: object, fresh_run_dir: Path, run_name: str | None = None, look_beside: bool = True
+    resume: object, fresh_run_dir: Path, run_name: str | None = None, search: DirSearch | None = None
 ) -> tuple[Path, Path | None]:
     """(run dir to write into, checkpoint to load). `resume` is `auto`, false, true, a run directory path (its latest
     whole checkpoint), or a `checkpoint-N` directory of a run (that checkpoint).
@@ -140,10 +146,11 @@ def resume_target(
     if resume in (False, None, "false", "False", ""):
         return fresh_run_dir, None
     if resume == "auto":
-        earlier = unfinished_run(fresh_run_dir, run_name, look_beside) if run_name else None
+        earlier = unfinished_run(fresh_run_dir, run_name, search) if run_name else None
         return (earlier, latest_checkpoint(earlier)) if earlier else (fresh_run_dir, None)
     if resume in (True, "true", "True"):
-        siblings = [p for p in fresh_run_dir.parent.iterdir() if p.is_dir() and p != fresh_run_dir]
+        near = fresh_run_dir.parent.iterdir() if search is None or search.fixed else search.candidates()
+        siblings = [p for p in near if p.is_dir() and p != fresh_run_dir]
         candidates = sorted((p for p in siblings if latest_checkpoint(p)), key=lambda p: p.name)
         if not candidates:
             raise ConfigError(

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from openrs.checks import check_config, check_machine, check_resources, disk_need
 from openrs.config import EvalConfig, LauncherName, ModelConfig, OpenRSConfig, typed_config
+from openrs.dir_search import DirSearch
 from openrs.errors import run_explained
 from openrs.memory.report import check_memory, memory_section
 from openrs.naming import run_name
@@ -26,9 +27,10 @@ from openrs.plan import build_plan
 log = logging.getLogger(__name__)
 
 
-def run(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], explicit_dir: bool = False) -> int:
+def run(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], search: DirSearch | None = None) -> int:
     """Run the configured job; returns the process exit code. ConfigErrors surface before any download.
-    `explicit_dir`: the user chose the run dir (hydra.run.dir/hydra.sweep.dir), so resume=auto looks only there."""
+    `search`: where resume=auto looks for an unfinished run of the same command (openrs.dir_search: the dirs the
+    run dir's pattern gave on other launches; a fixed dir alone); None: beside the run dir."""
     check_config(cfg)
     name = run_name(cfg.name, overrides)
     if cfg.dry_run:
@@ -42,7 +44,7 @@ def run(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], explicit_d
 
     if inside_launch():
         return run_rank(cfg, hydra_run_dir, name)
-    return run_launcher(cfg, hydra_run_dir, overrides, name, explicit_dir)
+    return run_launcher(cfg, hydra_run_dir, overrides, name, search)
 
 
 def needs_launch(cfg: OpenRSConfig) -> bool:
@@ -59,7 +61,9 @@ def can_roll_back(cfg: OpenRSConfig) -> bool:
     return any(detector.action == GuardAction.rollback for detector in cfg.guard.detectors().values())
 
 
-def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], name: str, explicit_dir: bool) -> int:
+def run_launcher(
+    cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], name: str, search: DirSearch | None
+) -> int:
     """The process the user started: machine checks, run dir, model, then the layout (or training here)."""
     import torch
 
@@ -72,7 +76,7 @@ def run_launcher(cfg: OpenRSConfig, hydra_run_dir: Path, overrides: list[str], n
     check_memory(cfg, torch.cuda.is_available())
     if needs_launch(cfg):
         check_ports(cfg, machine)
-    run_dir, checkpoint = resume_target(cfg.resume, hydra_run_dir, name, look_beside=not explicit_dir)
+    run_dir, checkpoint = resume_target(cfg.resume, hydra_run_dir, name, search)
     check_resources(cfg, run_dir)  # before the run dir is touched: a refused run changes nothing there
     lock = take_run_dir(cfg, run_dir, checkpoint) if machine.rank == 0 else None
     try:
@@ -327,13 +331,13 @@ def guard_lines(summary: dict, run_dir: Path) -> list[str]:
     return lines
 
 
-def run_or_explain(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str], explicit_dir: bool = False) -> int:
+def run_or_explain(cfg: DictConfig, hydra_run_dir: Path, overrides: list[str], search: DirSearch | None = None) -> int:
     """The entry: the composed config becomes typed (and checked) here, once; then `run`. A ConfigError or a fixable
     file-system error is one clear line (openrs.errors.run_explained) instead of a traceback."""
     typed: list[OpenRSConfig] = []
 
     def job() -> int:
         typed.append(typed_config(cfg, OpenRSConfig))
-        return run(typed[0], hydra_run_dir, overrides, explicit_dir)
+        return run(typed[0], hydra_run_dir, overrides, search)
 
     return run_explained("openrs", job, disk_need=lambda: disk_need(typed[0]) if typed else None)

@@ -14,6 +14,7 @@ import pytest
 
 from openrs.run_dir import RunDirLock
 from tests.conftest import REPO, read_jsonl, run_module, run_openrs
+from tests.fault_scripts import KILLED_AFTER_FIRST_CHUNK
 
 COMMON = ["logger=none", "train.max_steps=5", "train.save_steps=1", "train.save_total_limit=null",
           "logger.sample_completions_every=0"]  # fmt: skip
@@ -121,25 +122,6 @@ def test_a_location_that_cannot_be_written_is_named_with_its_setting(argument, m
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"openrs: error: {message}")
-
-
-#: `python -m openrs.evaluate` killed (SIGKILL) right after its first chunk of samples reached the disk.
-KILLED_AFTER_FIRST_CHUNK = textwrap.dedent(
-    """
-    import os, runpy, signal, sys
-    from openrs.evaluation import samples
-
-    original = samples.SampleStore.append
-
-    def append_then_die(self, records):
-        original(self, records)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    samples.SampleStore.append = append_then_die
-    sys.argv = ["openrs.evaluate", *sys.argv[1:]]
-    runpy.run_module("openrs.evaluate", run_name="__main__")
-    """
-)
 
 
 def test_a_killed_evaluation_continues_in_its_time_stamped_dir(tmp_path: Path) -> None:

@@ -49,10 +49,11 @@ def claim_eval_dir(out_dir: Path, settings: dict[str, Any]) -> None:
     write_json(recorded, settings)
 
 
-def unfinished_evaluation(fresh_dir: Path, settings: dict[str, Any]) -> Path | None:
-    """The newest dir beside `fresh_dir` holding samples of the same settings and no results.json yet."""
+def unfinished_evaluation(fresh_dir: Path, settings: dict[str, Any], candidates: list[Path]) -> Path | None:
+    """The newest of `candidates` (the dirs of the output dir's pattern) holding samples of the same settings and no
+    results.json yet."""
     found = []
-    for candidate in fresh_dir.parent.iterdir() if fresh_dir.parent.is_dir() else []:
+    for candidate in candidates:
         recorded = candidate / SETTINGS_FILE
         if candidate == fresh_dir or not recorded.is_file() or (candidate / "results.json").exists():
             continue

@@ -25,6 +25,7 @@ from typing import Any
 from openrs import provenance
 from openrs.checks import require_gpus
 from openrs.config import DType, EvalConfig, EvalEngine, EvaluateConfig, LoggerName, ModelConfig, plain_dict
+from openrs.dir_search import DirSearch
 from openrs.errors import ConfigError
 from openrs.evaluation.engine import generate_samples, missing_samples
 from openrs.evaluation.report import best_checkpoint, write_report
@@ -342,9 +343,10 @@ def log_to_wandb(cfg: EvaluateConfig, output_dir: Path, rows: list[tuple[int | N
     run.finish()
 
 
-def evaluate(cfg: EvaluateConfig, output_dir: Path, explicit_dir: bool = True) -> dict[str, Any]:
-    """The whole `python -m openrs.evaluate` job. With the default, time-stamped `output_dir` (`explicit_dir` false),
-    an unfinished evaluation of the same settings beside it is continued instead."""
+def evaluate(cfg: EvaluateConfig, output_dir: Path, search: DirSearch | None = None) -> dict[str, Any]:
+    """The whole `python -m openrs.evaluate` job. When `output_dir` was written with a part that changes between
+    launches (the default's time stamp; `search`, openrs.dir_search), an unfinished evaluation of the same settings
+    in a dir of the same pattern is continued instead."""
     if cfg.eval.engine == EvalEngine.vllm and not cfg.eval.completions_file:
         from openrs.generation import require_vllm
 
@@ -357,8 +359,9 @@ def evaluate(cfg: EvaluateConfig, output_dir: Path, explicit_dir: bool = True) -
         with loadable_model(path) as model_path:
             info = {"revision": cfg.model.revision} if cfg.target is None else {"target": cfg.target, "kind": kind}
             label = cfg.target or cfg.eval.completions_file or cfg.model.name_or_path  # what was scored
-            if not explicit_dir:
-                output_dir = unfinished_evaluation(output_dir, eval_settings(cfg.eval, label, info)) or output_dir
+            if search is not None and not search.fixed:
+                settings = eval_settings(cfg.eval, label, info)
+                output_dir = unfinished_evaluation(output_dir, settings, search.candidates()) or output_dir
             outcome = evaluate_model(
                 model_path, cfg.eval, output_dir, label=label, model_info=info, model_cfg=cfg.model
             )
