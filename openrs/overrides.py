@@ -25,6 +25,7 @@ from omegaconf.errors import ValidationError
 from omegaconf.nodes import BooleanNode, EnumNode, FloatNode, IntegerNode
 
 from openrs.config import CONF_DIR
+from openrs.config_search import SearchPath, search_path
 from openrs.errors import ConfigError
 from openrs.locations import check_locations
 
@@ -43,38 +44,41 @@ def check_overrides(
     argv: list[str], schema: type, example: str = "train.max_steps=3", config_name: str = "config"
 ) -> None:
     """Raise a ConfigError naming the first argument that Hydra would refuse or misread, and its fix."""
-    searched = any(argument.lstrip("+").startswith("hydra.searchpath") for argument in argv)
+    search = search_path(argv)
     for argument in hydra_overrides(argv, schema, example):
         try:
             override = OverridesParser.create().parse_overrides([argument])[0]
         except HydraException as err:
             raise ConfigError(unreadable(argument, schema, example, err)) from err
-        if (CONF_DIR / override.key_or_group).is_dir() and not searched:
-            check_group_choice(override, config_name)
-        check_override(override, schema)
+        if search.has_group(override.key_or_group):
+            check_group_choice(override, config_name, search)
+        check_override(override, schema, search)
 
 
-def check_group_choice(override: Override, config_name: str) -> None:
-    """A config-group choice names an option that exists, and takes `+` when the root config does not list its
-    group (experiment, sweep, recipe)."""
+def check_group_choice(override: Override, config_name: str, search: SearchPath) -> None:
+    """A config-group choice names an option that exists in some config dir, and takes `+` when the root config does
+    not list its group (experiment, sweep, recipe)."""
     group = override.key_or_group
-    options = sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
+    options = search.options(group)
     for value in override_values(override):
-        if isinstance(value, str) and value not in options:
+        if isinstance(value, str) and value not in options and search.complete:
             near = difflib.get_close_matches(value, options, n=1, cutoff=0.5)
             hint = f"did you mean {group}={near[0]}? " if near else ""
-            raise ConfigError(f"{group}={value}: no such {group} config. {hint}Options: {', '.join(options)}.")
-    listed = {next(iter(entry)) if isinstance(entry, dict) else entry for entry in root_defaults(config_name)}
+            where = ", ".join(str(folder / group) for folder in search.dirs if (folder / group).is_dir())
+            raise ConfigError(f"{group}={value}: no such {group} config. {hint}Options: {', '.join(options)} "
+                              f"(in {where}).")  # fmt: skip
+    listed = {next(iter(entry)) if isinstance(entry, dict) else entry for entry in root_defaults(config_name, search)}
     if group not in listed and not override.is_add() and not override.is_delete():
         raise ConfigError(f"{override.input_line}: {group} is chosen with a `+` (the base config has none): "
                           f"+{override.input_line}.")  # fmt: skip
 
 
-def root_defaults(config_name: str) -> list[Any]:
-    """The defaults list of a root config (conf/<config_name>.yaml)."""
+def root_defaults(config_name: str, search: SearchPath | None = None) -> list[Any]:
+    """The defaults list of a root config (the first `<config_name>.yaml` on the search path)."""
     import yaml
 
-    loaded = yaml.safe_load((CONF_DIR / f"{config_name}.yaml").read_text())
+    path = search.primary(config_name) if search is not None else CONF_DIR / f"{config_name}.yaml"
+    loaded = yaml.safe_load(path.read_text())
     return list(loaded.get("defaults", [])) if isinstance(loaded, dict) else []
 
 
@@ -111,15 +115,16 @@ def unreadable(argument: str, schema: type, example: str, err: Exception) -> str
     )
 
 
-def check_override(override: Override, schema: type) -> None:
+def check_override(override: Override, schema: type, search: SearchPath | None = None) -> None:
     """Refuse an override whose key the schema lacks, a `+` on a schema key, or a value of the wrong type."""
     key = override.key_or_group
+    search = search or SearchPath((CONF_DIR,))
     if key.startswith("hydra.") or key == "hydra" or "/" in key or override.package:
         return  # Hydra's own settings, and config-group paths (hydra/launcher=...): Hydra checks those
     parts = key.split(".")
-    if len(parts) == 1 and (CONF_DIR / key).is_dir():
-        return  # a config-group choice (model=..., +experiment=...): Hydra lists the options if it is wrong
-    leaf_type, addable = resolve_key(parts, schema, adding=override.is_add())
+    if len(parts) == 1 and search.has_group(key):
+        return  # a config-group choice (model=..., +experiment=...): checked by check_group_choice
+    leaf_type, addable = resolve_key(parts, schema, adding=override.is_add(), search=search)
     if override.is_delete():
         if not addable:
             raise ConfigError(f"{override.input_line}: an option cannot be removed, only set: e.g. {key}=null.")
@@ -134,7 +139,8 @@ def check_override(override: Override, schema: type) -> None:
             check_value(key, value, leaf_type)
 
 
-def resolve_key(parts: list[str], schema: type, adding: bool = False) -> tuple[Any, bool]:
+def resolve_key(parts: list[str], schema: type, adding: bool = False, search: SearchPath | None = None
+                ) -> tuple[Any, bool]:  # fmt: skip
     """(the field's type or None when free-form, whether a new key may be added there with `+`: under a dict), or
     a ConfigError naming the closest key (or, `adding`, refusing a new entry of a dict of dataclasses)."""
     node: Any = schema
@@ -154,16 +160,16 @@ def resolve_key(parts: list[str], schema: type, adding: bool = False) -> tuple[A
             return None, True  # Any, list, a dict of anything: free-form below
         hints = typing.get_type_hints(node)
         if parts[depth] not in hints:
-            raise ConfigError(unknown_key(parts, depth, node, schema))
+            raise ConfigError(unknown_key(parts, depth, node, schema, search))
         node, depth = hints[parts[depth]], depth + 1
     return node, under_dict or typing.get_origin(unwrap_optional(node)) is dict
 
 
-def unknown_key(parts: list[str], depth: int, parent: type, schema: type) -> str:
+def unknown_key(parts: list[str], depth: int, parent: type, schema: type, search: SearchPath | None = None) -> str:
     """The message for a key the schema lacks: the closest key at that level, else one with that name elsewhere."""
     key, prefix = ".".join(parts), ".".join(parts[:depth])
     names = list(typing.get_type_hints(parent))
-    groups = sorted(path.name for path in CONF_DIR.iterdir() if path.is_dir()) if depth == 0 else []
+    groups = (search or SearchPath((CONF_DIR,))).groups() if depth == 0 else []
     near = difflib.get_close_matches(parts[depth], names + groups, n=1, cutoff=0.6)
     near = near or [name for name in names if name.startswith(parts[depth])][:1]
     guess = ".".join([*parts[:depth], near[0], *parts[depth + 1 :]]) if near else closest_key(parts[-1], schema)
@@ -238,11 +244,6 @@ def unwrap_optional(hint: Any) -> Any:
         args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
         return args[0] if len(args) == 1 else hint
     return hint
-
-
-def sets_any(overrides: list[str], *keys: str) -> bool:
-    """Whether the command line set any of these keys (with or without `+`): e.g. whether the user chose the run dir."""
-    return any(override.split("=", 1)[0].lstrip("+") in keys for override in overrides)
 
 
 def refuse_bad_overrides(
