@@ -103,16 +103,29 @@ def take_run_dir(cfg: OpenRSConfig, run_dir: Path, checkpoint: Path | None) -> A
         restart = claim_run_dir(run_dir, config, resuming=checkpoint is not None)
         if checkpoint is not None or restart:
             step = checkpoint_step(checkpoint)
+            before = previous_attempt(run_dir)
             cut = rewind_records(run_dir, step)
             where = f"from {checkpoint.name}" if checkpoint else "from the start (it saved no checkpoint)"
             moved = f"; {cut} record lines after step {step} moved to *.superseded.jsonl" if cut else ""
-            log.warning("openrs: resuming the run in %s %s%s (a new run instead: resume=false and a new "
-                        "hydra.run.dir)", run_dir, where, moved)  # fmt: skip
+            log.warning("openrs: resuming the run in %s %s%s%s (a new run instead: resume=false and a new "
+                        "hydra.run.dir)", run_dir, where, before, moved)  # fmt: skip
         record_settings(run_dir, config)
     except BaseException:
         lock.release()
         raise
     return lock
+
+
+def previous_attempt(run_dir: Path) -> str:
+    """`; it was killed at step 7`: how the run's last attempt ended (this process owns the dir now, so one still
+    recorded as running was killed), for the resume message."""
+    from openrs.run_dir import KILLED, read_summary
+
+    summary = read_summary(run_dir) or {}
+    status = KILLED if summary.get("status") == "running" else summary.get("status")
+    attempts = summary.get("attempts") or [{}]
+    steps = attempts[-1].get("steps", summary.get("steps", 0))
+    return f"; it was {status} at step {steps}" if status else ""
 
 
 def launch_layout(cfg: OpenRSConfig, overrides: list[str], run_dir: Path, checkpoint: Path | None, machine: Any,

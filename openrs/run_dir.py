@@ -34,6 +34,23 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
+#: How a run that recorded `running` is shown once no process owns its dir any more (SIGKILL, preemption, OOM).
+KILLED = "killed"
+
+
+def _lock_now(handle: Any, mode: int, patience_s: float = 1.0) -> bool:
+    """Take an flock without blocking, retrying for `patience_s` (a status probe may hold it for an instant)."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
 class RunDirLock:
     """An exclusive lock on a run dir for this process's lifetime; a second writer is refused with who holds it."""
 
@@ -41,9 +58,7 @@ class RunDirLock:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.path = run_dir / LOCK_FILE
         self.handle = self.path.open("a+")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock_now(self.handle, fcntl.LOCK_EX):
             self.handle.seek(0)
             holder = self.handle.read().strip() or "another process"
             self.handle.close()
@@ -60,6 +75,28 @@ class RunDirLock:
         if not self.handle.closed:
             fcntl.flock(self.handle, fcntl.LOCK_UN)
             self.handle.close()
+
+
+def owned(run_dir: Path) -> bool | None:
+    """Whether a live process holds the run dir's lock (the kernel drops it when its holder dies, even by SIGKILL);
+    None when the dir has no lock file (a run from before locks, or not an openrs run)."""
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        handle = path.open("r")
+    except FileNotFoundError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def live_status(run_dir: Path, recorded: str | None) -> str | None:
+    """The recorded status, except that a `running` run nobody owns any more is `killed`."""
+    return KILLED if recorded == "running" and owned(run_dir) is False else recorded
 
 
 def settings(config: dict[str, Any]) -> dict[str, Any]:

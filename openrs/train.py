@@ -27,7 +27,7 @@ from openrs.plan import build_plan
 from openrs.resume import checkpoint_step
 from openrs.rewards import get_reward
 from openrs.rewards.guard import RewardError
-from openrs.run_dir import read_summary, write_json
+from openrs.run_dir import KILLED, read_summary, write_json
 from openrs.tracking import (
     AttemptRecorder,
     CompletionSamplerCallback,
@@ -293,7 +293,8 @@ def start_summary(cfg: OpenRSConfig, run_dir: Path, run_name: str, checkpoint: P
     resumed by resume=auto. `attempts` lists every session of the run, earlier (killed) ones included, each with the
     wall time it had used when last recorded, so a resumed run's cost counts them all."""
     earlier = (read_summary(run_dir) or {}) if main else {}
-    attempts = list(earlier.get("attempts") or [])
+    # this process's launcher holds the run dir now: an earlier attempt still `running` was killed
+    attempts = [{**a, "status": KILLED} if a.get("status") == "running" else a for a in earlier.get("attempts") or []]
     if not attempts and (earlier.get("resources") or {}).get("wall_time_s"):
         attempts = [{"wall_time_s": earlier["resources"]["wall_time_s"], "status": earlier.get("status")}]
     step = checkpoint_step(checkpoint)

@@ -249,6 +249,7 @@ class FakeApi:
     def runs(self, path: str, filters: dict | None = None) -> list[FakeRun]:
         FakeApi.calls.append((path, filters or {}))
         runs = [FakeRun("tiny-train.seed=1", 1, [0.1, 0.3]), FakeRun("tiny-train.seed=2", 2, [0.2, 0.6])]
+        runs[1].summary["openrs/status"], runs[1].state = "running", "crashed"  # SIGKILLed: W&B saw it die
         return runs + [FakeRun("eval-tiny", 3, [], job_type="eval")]
 
 
@@ -264,6 +265,7 @@ def test_wandb_group_through_a_fake_api(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert [row["run"] for row in rows] == ["tiny-train.seed=1", "tiny-train.seed=2"]  # the eval job is skipped
     assert [row["what_differs"] for row in rows] == ["train.seed=1", "train.seed=2"]  # from the configs
     assert [float(row["reward"]) for row in rows] == [0.3, 0.6] and rows[0]["steps"] == "2"
+    assert [row["status"] for row in rows] == ["finished", "killed"]  # recorded running, but its process is gone
     assert rows[1]["eval_from"] == "wandb summary" and float(rows[1]["aime24_pass@1"]) == pytest.approx(0.2)
     assert rows[0]["cost_usd"] == "" and "| — | — |" in out.markdown  # W&B holds no resources block
     assert {p.name for p in out.plots} == {"reward.png", "kl.png", "eval_aime24.png"}

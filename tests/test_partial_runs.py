@@ -70,6 +70,29 @@ def test_another_command_is_refused_a_killed_runs_dir(killed_run: Path, tmp_path
     assert "started with other settings: train.seed: 42 -> 7" in result.stderr
 
 
+def test_a_killed_run_is_shown_killed_and_a_live_one_running(killed_run: Path, tmp_path: Path) -> None:
+    """summary.json of a SIGKILLed run still says running; nobody holds its dir's lock, so compare shows `killed`.
+    While a process holds the lock (this test, standing in for a live run), the same records show `running`."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(killed_run, copy)
+    assert json.loads((copy / "summary.json").read_text())["status"] == "running"
+
+    def shown_status() -> str:
+        result = run_module("openrs.compare", str(copy), "--out", str(tmp_path / "cmp"), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        row = next(line for line in result.stdout.splitlines() if line.startswith("| ") and "run |" not in line)
+        return row.split("|")[3].strip()
+
+    assert shown_status() == "killed"
+    lock = RunDirLock(copy)
+    try:
+        assert shown_status() == "running"
+    finally:
+        lock.release()
+
+
 def test_a_run_dir_in_use_is_refused(tmp_path: Path) -> None:
     busy = tmp_path / "busy"
     lock = RunDirLock(busy)  # this test process holds it, as a running openrs would
@@ -90,7 +113,7 @@ def test_relaunching_resumes_from_the_newest_whole_checkpoint(killed_run: Path, 
 
     result = run_openrs(*COMMON, f"hydra.run.dir={killed_run}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"resuming the run in {killed_run} from checkpoint-1" in result.stderr
+    assert f"resuming the run in {killed_run} from checkpoint-1; it was killed at step 3" in result.stderr
     assert "passing over" in result.stderr and "checkpoint-3: no trainer_state.json" in result.stderr
     steps = [row["step"] for row in read_jsonl(killed_run / "metrics.jsonl") if "reward" in row]
     assert steps == [1, 2, 3, 4, 5]  # rewound to checkpoint-1, then trained on: no step twice
@@ -99,7 +122,7 @@ def test_relaunching_resumes_from_the_newest_whole_checkpoint(killed_run: Path, 
     assert {row["superseded_at"] for row in superseded} == {1}
     summary = json.loads((killed_run / "summary.json").read_text())
     killed, resumed = summary["attempts"]
-    assert killed["status"] == "running" and killed["steps"] == 3 and killed["wall_time_s"] > 0
+    assert killed["status"] == "killed" and killed["steps"] == 3 and killed["wall_time_s"] > 0
     assert resumed["status"] == "completed" and resumed["from_step"] == 1
     assert summary["resources"]["wall_time_s"] == pytest.approx(killed["wall_time_s"] + resumed["wall_time_s"], 0.01)
     assert summary["resumed_from"].endswith("checkpoint-1")

@@ -16,6 +16,7 @@ from typing import Any
 from openrs.errors import ConfigError
 from openrs.jsonl import read_jsonl
 from openrs.resume import checkpoint_dirs
+from openrs.run_dir import live_status
 
 __all__ = [
     "DURING_TRAINING",
@@ -239,7 +240,7 @@ def load_run(run_dir: Path, eval_preset: str | None = None) -> Run:
         name=summary.get("run_name") or run_dir.name,
         source=str(run_dir),
         run_name=summary.get("run_name") or run_dir.name,
-        status=summary.get("status") or ("no summary.json" if metrics else "not started"),
+        status=live_status(run_dir, summary.get("status")) or ("no summary.json" if metrics else "not started"),
         steps=summary.get("steps", max(metrics["reward"]) if "reward" in metrics else None),
         max_steps=summary.get("max_steps"),
         overrides=_read_overrides(run_dir),

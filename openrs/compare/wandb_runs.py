@@ -12,6 +12,7 @@ from typing import Any
 from openrs.compare.differs import lookup
 from openrs.compare.runs import WANDB_PREFIX, Run, from_metrics, metric_curves, metric_series, number
 from openrs.errors import ConfigError
+from openrs.run_dir import KILLED
 
 __all__ = ["HISTORY_SAMPLES", "load_wandb_group", "wandb_row"]
 
@@ -40,6 +41,17 @@ def wandb_row(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: W&B run states of a run whose process is gone: W&B marks a run `crashed` when its heartbeats stop (a SIGKILL).
+GONE_STATES = ("crashed", "failed", "killed")
+
+
+def wandb_status(recorded: Any, state: str) -> str:
+    """openrs's recorded status, except that a run still recorded `running` whose process W&B saw die is `killed`."""
+    if recorded == "running" and state in GONE_STATES:
+        return KILLED
+    return str(recorded or state)
+
+
 def _wandb_run(run: Any, spec: str) -> Run:
     summary = {key: value for key, value in dict(run.summary.items()).items() if not key.startswith("_")}
     flat_summary = wandb_row(summary)
@@ -52,7 +64,7 @@ def _wandb_run(run: Any, spec: str) -> Run:
         name=run.name,
         source=f"{spec}/{run.id}",
         run_name=run.name,
-        status=str(summary.get("openrs/status") or run.state),
+        status=wandb_status(summary.get("openrs/status"), run.state),
         steps=int(steps) if steps is not None else (max(metrics["reward"]) if "reward" in metrics else None),
         max_steps=lookup(openrs_config, "train.max_steps"),
         config=openrs_config,
