@@ -64,7 +64,7 @@ def start(root: Path, args: list[str]) -> subprocess.Popen:
 
 @pytest.mark.parametrize("when", ["after_a_checkpoint", "mid_interval"])
 def test_a_killed_run_resumes_in_its_time_stamped_dir(tmp_path: Path, when: str) -> None:
-    args = [*COMMON, "train.max_steps=12", "train.save_steps=4", stamped(tmp_path)]
+    args = [*COMMON, "train.max_steps=10", "train.save_steps=4", stamped(tmp_path)]
     first = start(tmp_path, args)
     runs = tmp_path / "runs"
     if when == "after_a_checkpoint":
@@ -81,8 +81,8 @@ def test_a_killed_run_resumes_in_its_time_stamped_dir(tmp_path: Path, when: str)
     assert f"resuming the run in {killed} from checkpoint-" in result.stderr
     assert only_run(tmp_path) == killed  # no second run
     summary = json.loads((killed / "summary.json").read_text())
-    assert summary["status"] == "completed" and summary["steps"] == 12 and summary["resumed_from"]
-    assert reward_steps(killed) == list(range(1, 13))
+    assert summary["status"] == "completed" and summary["steps"] == 10 and summary["resumed_from"]
+    assert reward_steps(killed) == list(range(1, 11))
 
 
 def test_ctrl_c_then_the_same_command_resumes(tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_a_failed_save_resumes_from_the_newest_whole_checkpoint(tmp_path: Path, 
     checkpoint-2: the same command resumes in that dir from the newest checkpoint that is whole."""
     script = DISK_FULL_AT_3 if fault == "disk_full" else KILLED_DURING_SAVE_3
     (tmp_path / "faulty_openrs.py").write_text(script)
-    args = [*COMMON, "train.max_steps=5", "train.save_steps=1", stamped(tmp_path)]
+    args = [*COMMON, "train.max_steps=4", "train.save_steps=1", stamped(tmp_path)]
     first = run_module("faulty_openrs", *args, cwd=tmp_path, env={"PYTHONPATH": f"{tmp_path}:{REPO}"})
     broken = only_run(tmp_path)
     if fault == "disk_full":
@@ -159,7 +159,7 @@ def test_a_failed_save_resumes_from_the_newest_whole_checkpoint(tmp_path: Path, 
     assert f"resuming the run in {broken} from {expected}" in result.stderr
     assert only_run(tmp_path) == broken
     summary = json.loads((broken / "summary.json").read_text())
-    assert summary["status"] == "completed" and reward_steps(broken) == [1, 2, 3, 4, 5]
+    assert summary["status"] == "completed" and reward_steps(broken) == [1, 2, 3, 4]
 
 
 def test_a_killed_evaluation_continues_in_its_time_stamped_dir(tmp_path: Path) -> None:
