@@ -108,11 +108,10 @@ def unreadable(argument: str, schema: type, example: str, err: Exception) -> str
     key = argument.split("=", 1)[0].lstrip("+~")
     if "=" not in argument and key.replace(".", "").replace("_", "").isalnum():
         return f"{argument}: an override needs a value: {argument}=VALUE (e.g. {example})."
-    unclosed = unbalanced(argument.split("=", 1)[1]) if "=" in argument else None
-    if unclosed:
-        closers = unclosed.rsplit("`", 2)[1] if unclosed.startswith("the value leaves") else ""
+    problem, closers = unbalanced(argument.split("=", 1)[1]) if "=" in argument else (None, "")
+    if problem:
         example = f", e.g. {argument}{closers}" if closers else ""
-        return f"{argument}: {unclosed}{example}. Grammar: {GRAMMAR}"
+        return f"{argument}: {problem}{example}. Grammar: {GRAMMAR}"
     detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return (
         f"{argument}: cannot read this override ({detail}). Write key=value, e.g. {example}; quote values with "
@@ -123,9 +122,9 @@ def unreadable(argument: str, schema: type, example: str, err: Exception) -> str
 PAIRS = {"[": "]", "{": "}", "(": ")"}
 
 
-def unbalanced(value: str) -> str | None:
-    """What is unbalanced in an override's value (an unclosed bracket, brace or quote, or a stray closer), with the
-    closers that would complete it; None when everything is closed."""
+def unbalanced(value: str) -> tuple[str | None, str]:
+    """(what is unbalanced in an override's value: an unclosed bracket, brace or quote, or a stray closer; the
+    closers that would complete it), or (None, "") when everything is closed."""
     stack: list[str] = []
     quote = None
     for char in value:
@@ -137,27 +136,26 @@ def unbalanced(value: str) -> str | None:
             stack.append(char)
         elif char in PAIRS.values():
             if not stack or PAIRS[stack[-1]] != char:
-                return f"the value has a `{char}` that closes nothing"
+                return f"the value has a `{char}` that closes nothing", ""
             stack.pop()
     if quote:
-        return f"the value opens a {quote} quote that is not closed"
+        return f"the value opens a {quote} quote that is not closed", ""
     if stack:
         closers = "".join(PAIRS[opener] for opener in reversed(stack))
         what = ", ".join(f"`{opener}`" for opener in stack)
-        return f"the value leaves {what} open: end it with `{closers}`"
-    return None
+        return f"the value leaves {what} open: end it with `{closers}`", closers
+    return None, ""
 
 
-def check_override(override: Override, schema: type, search: SearchPath | None = None) -> None:
+def check_override(override: Override, schema: type, search: SearchPath) -> None:
     """Refuse an override whose key the schema lacks, a `+` on a schema key, or a value of the wrong type."""
     key = override.key_or_group
-    search = search or SearchPath((CONF_DIR,))
     if key.startswith("hydra.") or key == "hydra" or "/" in key or override.package:
         return  # Hydra's own settings, and config-group paths (hydra/launcher=...): Hydra checks those
     parts = key.split(".")
     if len(parts) == 1 and search.has_group(key):
         return  # a config-group choice (model=..., +experiment=...): checked by check_group_choice
-    leaf_type, addable = resolve_key(parts, schema, adding=override.is_add(), search=search)
+    leaf_type, addable = resolve_key(parts, schema, search, adding=override.is_add())
     if override.is_delete():
         if not addable:
             raise ConfigError(f"{override.input_line}: an option cannot be removed, only set: e.g. {key}=null.")
@@ -172,8 +170,7 @@ def check_override(override: Override, schema: type, search: SearchPath | None =
             check_value(key, value, leaf_type)
 
 
-def resolve_key(parts: list[str], schema: type, adding: bool = False, search: SearchPath | None = None
-                ) -> tuple[Any, bool]:  # fmt: skip
+def resolve_key(parts: list[str], schema: type, search: SearchPath, adding: bool = False) -> tuple[Any, bool]:
     """(the field's type or None when free-form, whether a new key may be added there with `+`: under a dict), or
     a ConfigError naming the closest key (or, `adding`, refusing a new entry of a dict of dataclasses)."""
     node: Any = schema
@@ -205,11 +202,11 @@ def resolve_key(parts: list[str], schema: type, adding: bool = False, search: Se
     return node, under_dict or typing.get_origin(unwrap_optional(node)) is dict
 
 
-def unknown_key(parts: list[str], depth: int, parent: type, schema: type, search: SearchPath | None = None) -> str:
+def unknown_key(parts: list[str], depth: int, parent: type, schema: type, search: SearchPath) -> str:
     """The message for a key the schema lacks: the closest key at that level, else one with that name elsewhere."""
     key, prefix = ".".join(parts), ".".join(parts[:depth])
     names = list(typing.get_type_hints(parent))
-    groups = (search or SearchPath((CONF_DIR,))).groups() if depth == 0 else []
+    groups = search.groups() if depth == 0 else []
     near = difflib.get_close_matches(parts[depth], names + groups, n=1, cutoff=0.6)
     near = near or [name for name in names if name.startswith(parts[depth])][:1]
     guess = ".".join([*parts[:depth], near[0], *parts[depth + 1 :]]) if near else closest_key(parts[-1], schema)
