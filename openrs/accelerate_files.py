@@ -8,10 +8,13 @@ from pathlib import Path
 from openrs.config import Device, LauncherName, OpenRSConfig
 from openrs.errors import ConfigError
 
+#: The accelerate configs openrs ships (zero2, zero3, ddp).
+SHIPPED_ACCELERATE_CONFIGS = Path(__file__).resolve().parent / "accelerate_configs"
+
 
 def accelerate_config_path(name_or_path: str) -> Path:
     """A shipped accelerate config (`zero2`, `zero3`, `ddp`) or a user's yaml path."""
-    shipped = Path(__file__).parent / "accelerate_configs" / f"{name_or_path}.yaml"
+    shipped = SHIPPED_ACCELERATE_CONFIGS / f"{name_or_path}.yaml"
     return shipped if shipped.exists() else Path(name_or_path)
 
 

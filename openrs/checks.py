@@ -8,7 +8,7 @@ import inspect
 import shutil
 from pathlib import Path
 
-from openrs.accelerate_files import effective_accelerate_config, uses_deepspeed
+from openrs.accelerate_files import SHIPPED_ACCELERATE_CONFIGS, effective_accelerate_config, uses_deepspeed
 from openrs.config import (
     DatasetSource,
     Device,
@@ -28,11 +28,19 @@ def check_rewards(cfg: OpenRSConfig) -> None:
 
     if len(cfg.reward.functions) == 0:
         raise ConfigError("reward.functions is empty: pick a reward group, e.g. reward=accuracy_format.")
+    seen: dict[str, int] = {}
     for index, spec in enumerate(cfg.reward.functions):
         try:
-            get_reward(spec.name, **spec.params)
+            name = get_reward(spec.name, **spec.params).__name__
         except (ValueError, TypeError) as err:
             raise ConfigError(f"reward.functions[{index}] ({spec.name}): {err}") from err
+        if name in seen:
+            raise ConfigError(
+                f"reward.functions[{index}] ({spec.name}) has the name {name}, as reward.functions[{seen[name]}] has: "
+                f"their metrics (rewards/{name}/mean) would merge into one. Keep one and weigh it with its weight, or "
+                "give the other function another name."
+            )
+        seen[name] = index
 
 
 def test_call_rewards(cfg: OpenRSConfig) -> None:
@@ -58,12 +66,40 @@ def test_call_rewards(cfg: OpenRSConfig) -> None:
 
 
 def check_accelerate_config(cfg: OpenRSConfig) -> None:
-    """The accelerate config file of an accelerate launch exists (the counts are checked by LauncherConfig)."""
-    if cfg.launcher.name == LauncherName.accelerate and not Path(effective_accelerate_config(cfg)).is_file():
+    """The accelerate config file of an accelerate launch exists, and a user's own one reads as accelerate would
+    read it (the counts are checked by LauncherConfig)."""
+    if cfg.launcher.name != LauncherName.accelerate:
+        return
+    path = Path(effective_accelerate_config(cfg))
+    if not path.is_file():
         raise ConfigError(
             f"launcher.accelerate_config={cfg.launcher.accelerate_config}: no such file. Use a shipped config (zero2, "
             "zero3, ddp) or the path of an accelerate config yaml."
         )
+    if path.parent != SHIPPED_ACCELERATE_CONFIGS:
+        check_accelerate_file(path)
+
+
+def check_accelerate_file(path: Path) -> None:
+    """A user's accelerate config: a YAML mapping whose distributed_type (when set) is one accelerate knows."""
+    import yaml
+
+    try:
+        settings = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None) or type(err).__name__
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"launcher.accelerate_config={path}: not readable YAML ({problem}{where}).") from err
+    if not isinstance(settings, dict):
+        raise ConfigError(f"launcher.accelerate_config={path}: an accelerate config is a YAML mapping of settings "
+                          "(e.g. `distributed_type: MULTI_GPU`); write one with `accelerate config`.")  # fmt: skip
+    if "distributed_type" in settings:
+        from accelerate.utils.dataclasses import DistributedType  # ~2 s of imports: a user's own file only
+
+        known = [member.value for member in DistributedType]
+        if str(settings["distributed_type"]) not in known:
+            raise ConfigError(f"launcher.accelerate_config={path}: distributed_type={settings['distributed_type']} "
+                              f"is not one of accelerate's: {', '.join(known)}.")  # fmt: skip
 
 
 def gpu_requirements(cfg: OpenRSConfig, vllm_device: str | None = None) -> list[str]:
@@ -283,6 +319,6 @@ def check_config(cfg: OpenRSConfig) -> None:
     check_training_dtype(cfg)
     check_accelerate_config(cfg)
     check_rewards(cfg)
-    if cfg.algorithm.dynamic_sampling:
-        sampling_signal(cfg)
+    if cfg.algorithm.dynamic_sampling or cfg.algorithm.dynamic_sampling_reward != "correctness":
+        sampling_signal(cfg)  # a misspelt filter is refused even while dynamic sampling is off
     check_eval_benchmarks(cfg)

@@ -7,6 +7,7 @@ Field comments are the reference documentation of each option (the README points
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from openrs.errors import ConfigError
+from openrs.locations import check_run_name
 
 # The system prompt of the original recipe (knoveleng/open-rs recipes/grpo.yaml), verbatim: the doubled braces in
 # `\boxed{{}}` were never formatted by the original code, so the model saw them as written.
@@ -384,6 +386,12 @@ class LauncherConfig:
                 f"{self.num_machines} machines and must be a multiple of launcher.num_machines (the same number on "
                 "each)."
             )
+        within("launcher", self, "main_process_port", 1, 65535)
+        if self.num_machines == 1 and self.machine_rank not in (None, 0):
+            raise ConfigError(
+                f"launcher.machine_rank={self.machine_rank} with launcher.num_machines=1: a one-machine run has only "
+                "rank 0. Set launcher.num_machines to the number of machines, or leave machine_rank out."
+            )
 
 
 @dataclass
@@ -560,6 +568,14 @@ class DetectorConfig:
 
     def check(self, name: str) -> None:
         at_least(f"guard.{name}", self, 1, "window", "patience")
+        if name in FRACTION_DETECTORS:  # a threshold above 1 (or below 0) could never be crossed
+            within(f"guard.{name}", self, "threshold", 0, 1)
+        else:
+            at_least(f"guard.{name}", self, 0, "threshold")
+
+
+#: Detectors whose watched value is a fraction in [0, 1] (docs/GUARDRAILS.md), so their threshold is one too.
+FRACTION_DETECTORS = ("length_blowup", "no_signal", "entropy_collapse", "language_drift", "verifier")
 
 
 @dataclass
@@ -567,6 +583,10 @@ class LengthBlowupConfig(DetectorConfig):
     # the averaged clipped ratio must also have risen this much above its lowest average so far: a model that
     # always hit the limit (the random tiny model) has no blow-up
     rise: float = 0.25
+
+    def check(self, name: str) -> None:
+        super().check(name)
+        within(f"guard.{name}", self, "rise", 0, 1)
 
 
 @dataclass
@@ -651,8 +671,8 @@ class MemoryConfig:
     """The memory plan before launch (openrs.memory, docs/MEMORY.md)."""
 
     check: MemoryCheck = MemoryCheck.stop  # stop|warn|off: what a plan that does not fit the GPUs does to the run
-    # GiB of one GPU of cost.gpu_type when the type is not in openrs.memory.gpus's table; null: the table, or the GPU
-    # torch sees
+    # GiB of one GPU: of cost.gpu_type when that type is not in openrs.memory.gpus's table, else of the GPUs the run
+    # gets (instead of the GPU torch sees); null: the table, or the GPU torch sees
     gpu_memory_gib: float | None = None
 
     def __post_init__(self) -> None:
@@ -685,6 +705,7 @@ class OpenRSConfig:
     memory: MemoryConfig = field(default_factory=MemoryConfig)  # memory.*: the memory plan's check before launch
 
     def __post_init__(self) -> None:
+        check_run_name(self.name)
         train, processes = self.train, self.launcher.training_processes
         generation_batch = train.per_device_train_batch_size * processes * train.gradient_accumulation_steps
         if generation_batch % train.num_generations != 0:  # TRL's rule: whole groups in every generation batch
@@ -724,6 +745,7 @@ def typed_config(cfg: DictConfig | dict[str, Any], schema: type[Schema]) -> Sche
     try:
         # as a plain container: merging the typed node itself would carry an added key's flags along
         values = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+        refuse_non_finite(values)
         return OmegaConf.to_object(OmegaConf.merge(structured, values))
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "?"
@@ -731,6 +753,15 @@ def typed_config(cfg: DictConfig | dict[str, Any], schema: type[Schema]) -> Sche
         valid = sorted(parent.keys()) if isinstance(parent, DictConfig) else []
         hint = f"; valid keys here: {', '.join(valid)}" if valid else ""
         raise ConfigError(f"{key}: {str(err).splitlines()[0]}. Fix the spelling or remove it{hint}.") from err
+
+
+def refuse_non_finite(values: Any, key: str = "") -> None:
+    """No setting is NaN or infinite: every bound and rate is a finite number (null where a key has no limit)."""
+    if isinstance(values, float) and not math.isfinite(values):
+        raise ConfigError(f"{key}={values}: must be a finite number (null where the option allows no limit).")
+    items = values.items() if isinstance(values, dict) else enumerate(values) if isinstance(values, list) else ()
+    for name, value in items:
+        refuse_non_finite(value, f"{key}.{name}" if key else str(name))
 
 
 def plain_dict(config: Any) -> dict[str, Any]:

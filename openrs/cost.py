@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from openrs.config import Device, OpenRSConfig
+from openrs.memory.gpus import part_at
 
 __all__ = ["completions_per_step", "cost_usd", "generated_tokens", "gpu_hours", "price_for", "run_resources"]
 
@@ -29,9 +30,8 @@ def price_for(gpu_name: str | None, prices: Mapping[str, float]) -> float | None
     """The price of the first key of `prices` in `gpu_name` (longest keys first: `A100-80GB` before `A100`)."""
     if not gpu_name:
         return None
-    name = gpu_name.lower()
     for key in sorted(prices, key=len, reverse=True):
-        if key.lower() in name:
+        if part_at(gpu_name, key) >= 0:
             return float(prices[key])
     return None
 

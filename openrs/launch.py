@@ -77,9 +77,31 @@ class Machine:
 
 def slurm_hostnames() -> list[str]:
     """The job's hosts, in order, from SLURM_JOB_NODELIST (submitit's parser of Slurm's `a[01-03],b` syntax)."""
-    from submitit.slurm.slurm import SlurmJobEnvironment
+    from submitit.slurm.slurm import SlurmJobEnvironment, SlurmParseException
 
-    return SlurmJobEnvironment().hostnames
+    listed = os.environ.get("SLURM_JOB_NODELIST", os.environ.get("SLURM_NODELIST", ""))
+    if not listed.strip():
+        raise ConfigError("SLURM_JOB_NODELIST is not set, so the first machine's address is unknown: run inside the "
+                          "Slurm job's step (srun), or set launcher.main_process_ip.")  # fmt: skip
+    try:
+        return SlurmJobEnvironment().hostnames
+    except SlurmParseException as err:
+        raise ConfigError(f"SLURM_JOB_NODELIST={listed!r} is not a Slurm host list: set "
+                          "launcher.main_process_ip to the first machine's address instead.") from err  # fmt: skip
+
+
+def slurm_number(*names: str) -> int | None:
+    """The first of these Slurm variables that is set, as a whole number (None when none is); a ConfigError naming
+    it when it is not one."""
+    for name in names:
+        value = os.environ.get(name)
+        if value is None:
+            continue
+        if not value.strip().isdigit():
+            raise ConfigError(f"{name}={value!r} is not a whole number: it is Slurm's own variable; run inside a "
+                              "Slurm job (or unset it), or set the launcher.* options by hand.")  # fmt: skip
+        return int(value)
+    return None
 
 
 def machine_layout(cfg: OpenRSConfig) -> Machine:
@@ -87,10 +109,20 @@ def machine_layout(cfg: OpenRSConfig) -> Machine:
     launcher = cfg.launcher
     if launcher.num_machines == 1:
         return Machine()
-    rank, address = launcher.machine_rank, launcher.main_process_ip
-    in_slurm = int(os.environ.get("SLURM_JOB_NUM_NODES", os.environ.get("SLURM_NNODES", "1"))) > 1
-    if in_slurm:
-        rank = int(os.environ["SLURM_NODEID"]) if rank is None else rank
+    rank, address, source = launcher.machine_rank, launcher.main_process_ip, "launcher.machine_rank"
+    nodes = slurm_number("SLURM_JOB_NUM_NODES", "SLURM_NNODES") or 1
+    if nodes > 1:
+        if nodes != launcher.num_machines:
+            raise ConfigError(
+                f"Slurm gave this job {nodes} nodes (SLURM_JOB_NUM_NODES) and launcher.num_machines="
+                f"{launcher.num_machines}: the launchers would wait for machines that never join. Set "
+                f"launcher.num_machines={nodes}, or ask Slurm for {launcher.num_machines} nodes (--nodes)."
+            )
+        if rank is None:
+            rank, source = slurm_number("SLURM_NODEID"), "SLURM_NODEID"
+            if rank is None:
+                raise ConfigError("SLURM_NODEID is not set: start one openrs per node inside the job (srun "
+                                  "--ntasks-per-node=1), or set launcher.machine_rank.")  # fmt: skip
         address = slurm_hostnames()[0] if address is None else address
     if rank is None or address is None:
         raise ConfigError(
@@ -99,7 +131,8 @@ def machine_layout(cfg: OpenRSConfig) -> Machine:
             "under Slurm (they are read from SLURM_NODEID and SLURM_JOB_NODELIST)."
         )
     if not 0 <= rank < launcher.num_machines:
-        raise ConfigError(f"launcher.machine_rank={rank} must be in [0, {launcher.num_machines - 1}].")
+        raise ConfigError(f"{source}={rank}: this machine's rank must be in [0, {launcher.num_machines - 1}] "
+                          f"(launcher.num_machines={launcher.num_machines}).")  # fmt: skip
     return Machine(rank=int(rank), count=int(launcher.num_machines), main_address=str(address))
 
 

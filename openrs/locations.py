@@ -41,11 +41,23 @@ def writable_problem(path: Path) -> str | None:
     return None
 
 
+def check_run_name(name: str) -> None:
+    """`name` is one folder of the run dir (outputs/<name>/<time>) and the W&B group: no path of its own."""
+    if not name.strip() or name in (".", "..") or "/" in name or "\\" in name:
+        raise ConfigError(
+            f"name={name!r}: the experiment name is one folder of the run dir and the W&B group, so it cannot be "
+            "empty or hold / or \\ or be . or ..; to put runs elsewhere set hydra.run.dir."
+        )
+
+
 def check_locations(argv: list[str]) -> None:
-    """Each location an override or $OPENRS_CACHE points at (else ./outputs, Hydra's default) can be written."""
+    """Each location an override or $OPENRS_CACHE points at (else ./outputs, Hydra's default) can be written, and a
+    `name=` override stays one folder inside it."""
     chosen = {}
     for argument in argv:
         key, _, value = argument.lstrip("+").partition("=")
+        if key == "name" and "${" not in value:
+            check_run_name(value.strip("'\""))
         if key in WRITTEN_KEYS and value and "${" not in value and value != "null":
             chosen[key] = value
     targets = [(f"{key}={value}", WRITTEN_KEYS[key], Path(value)) for key, value in chosen.items()]

@@ -258,6 +258,10 @@ def check_value(key: str, value: Any, expected: Any) -> None:
         kind, wanted = container[typing.get_origin(expected)]
         if not isinstance(value, kind):
             raise ConfigError(f"{key}={value}: must be {wanted}.")
+        check_entries(key, value, typing.get_args(expected))
+        return
+    if is_dataclass_type(expected):
+        check_fields(key, value, expected)
         return
     if isinstance(expected, type) and issubclass(expected, enum.Enum):
         node, wanted = lambda v: EnumNode(enum_type=expected, value=v), f"one of {', '.join(m.value for m in expected)}"
@@ -269,6 +273,28 @@ def check_value(key: str, value: Any, expected: Any) -> None:
         node(value)
     except ValidationError as err:
         raise ConfigError(f"{key}={value}: must be {wanted}.") from err
+
+
+def check_entries(key: str, value: list[Any] | dict[str, Any], args: tuple[Any, ...]) -> None:
+    """Each element of a list (or each value of a dict) against the container's element type."""
+    if not args:
+        return
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for name, item in items:
+        check_value(f"{key}.{name}", item, args[-1])
+
+
+def check_fields(key: str, value: Any, schema: type) -> None:
+    """A mapping given for a dataclass (e.g. one `reward.functions` entry): known keys, each value of its type."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}={value}: must be a mapping of {', '.join(typing.get_type_hints(schema))}.")
+    hints = typing.get_type_hints(schema)
+    for name, item in value.items():
+        if name not in hints:
+            near = difflib.get_close_matches(str(name), list(hints), n=1, cutoff=0.6)
+            hint = f"did you mean {near[0]}? " if near else ""
+            raise ConfigError(f"{key}.{name}: no such key. {hint}Valid keys here: {', '.join(hints)}.")
+        check_value(f"{key}.{name}", item, hints[name])
 
 
 def is_dataclass_type(node: Any) -> bool:

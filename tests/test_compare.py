@@ -16,8 +16,8 @@ from openrs.compare import compare
 from openrs.compare.__main__ import main
 from openrs.compare.differs import what_differs
 from openrs.compare.inputs import load_inputs
-from openrs.compare.runs import last_mean, load_run
-from openrs.compare.table import build_comparison, cost_per_point, csv_text, markdown, md_headers
+from openrs.compare.runs import Run, last_mean, load_run
+from openrs.compare.table import build_comparison, cost_per_point, csv_text, guard_text, markdown, md_headers
 from tests.conftest import read_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
@@ -379,3 +379,11 @@ def test_a_long_legend_makes_the_figure_taller_not_the_axes_smaller(tmp_path: Pa
     short = height(["seed 1"], "short")
     long = height(["algorithm.dynamic_sampling=true " * 8] * 6, "long")
     assert long > short + 100
+
+
+def test_the_guardrails_column_shows_every_action_a_detector_took() -> None:
+    """A rollback followed by a stop (the last rollback used up) shows both, not only the stop."""
+    firings = [{"detector": "no_signal", "step": 7, "action": "rollback"},
+               {"detector": "no_signal", "step": 9, "action": "stop"}]  # fmt: skip
+    run = Run(name="rolled", source="run", run_name="rolled", status="stopped", guard=firings)
+    assert guard_text(run) == "no_signal@7 rollback then stop x2"

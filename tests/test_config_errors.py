@@ -12,6 +12,7 @@ test_partial_runs, test_error_keys and test_preflight.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -20,7 +21,7 @@ import torch
 from openrs.checks import check_config, check_machine
 from openrs.data.prepare import prepare_dataset
 from openrs.errors import ConfigError
-from tests.conftest import compose_config, run_openrs
+from tests.conftest import compose_config, run_module, run_openrs
 
 
 def failing(*overrides: str, tmp_path) -> str:
@@ -325,6 +326,18 @@ def test_curation_recipe_errors(tmp_path) -> None:
         ("eval.during_training.k=0", "eval.during_training.k=0 must be at least 1"),
         ("logger.sample_completions_every=-1", "logger.sample_completions_every=-1 must be at least 0"),
         ("cost.price_per_gpu_hour=-1", "cost.price_per_gpu_hour=-1.0 must be at least 0"),
+        # no setting is NaN or infinite, wherever it sits (inside a list entry too)
+        ("optimizer.learning_rate=nan", "optimizer.learning_rate=nan: must be a finite number"),
+        ("train.temperature=inf", "train.temperature=inf: must be a finite number"),
+        ("reward.functions=[{name: format, weight: -inf}]", "reward.functions.0.weight=-inf: must be a finite"),
+        ("memory.gpu_memory_gib=nan", "memory.gpu_memory_gib=nan: must be a finite number"),
+        ("guard.rollback.lr_factor=nan", "guard.rollback.lr_factor=nan: must be a finite number"),
+        # a fraction's threshold above 1 could never be crossed
+        ("guard.no_signal.threshold=5", r"guard.no_signal.threshold=5.0 must be in \[0, 1\]"),
+        ("guard.length_blowup.rise=2", r"guard.length_blowup.rise=2.0 must be in \[0, 1\]"),
+        ("guard.kl_explosion.threshold=-1", "guard.kl_explosion.threshold=-1.0 must be at least 0"),
+        ("launcher.main_process_port=70000", r"launcher.main_process_port=70000 must be in \[1, 65535\]"),
+        ("launcher.machine_rank=3", "launcher.machine_rank=3 with launcher.num_machines=1: a one-machine run"),
     ],
 )
 def test_each_value_is_checked_by_its_own_group(override: str, message: str) -> None:
@@ -342,3 +355,58 @@ def test_a_range_error_on_the_command_line_is_one_line_before_any_work(tmp_path)
 def test_values_at_the_edges_of_their_ranges_are_accepted() -> None:
     compose_config("train.temperature=0.01", "train.top_p=1", "optimizer.warmup_ratio=0", "algorithm.beta=0",
                    "eval.temperature=0", "rollout.gpu_memory_utilization=1", "peft.lora_dropout=0")  # fmt: skip
+
+
+def test_the_plan_says_which_detectors_cannot_fire() -> None:
+    """With beta=0 (Dr. GRPO, DAPO) TRL computes no kl; without a validation split nothing scores reward_hacking."""
+    from openrs.plan import build_plan
+
+    blind = build_plan(compose_config("algorithm=dr_grpo"), "run")["openrs"]["guardrails"]["blind"]
+    assert set(blind) == {"kl_explosion", "reward_hacking"} and "algorithm.beta=0" in blind["kl_explosion"]
+    watched = build_plan(compose_config("algorithm=grpo_2025", "dataset.validation_size=8"), "run")
+    assert watched["openrs"]["guardrails"]["blind"] == {}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        # a misspelt filter is refused even while dynamic sampling is off (a later algorithm=dapo would need it)
+        (
+            ["algorithm.dynamic_sampling=false", "algorithm.dynamic_sampling_reward=acuracy"],
+            "algorithm.dynamic_sampling_reward=acuracy: not a reward of this run",
+        ),
+        # two rewards of one name would log into one rewards/<name>/mean
+        (
+            ["reward.functions=[{name: format}, {name: format, weight: 2.0}]"],
+            "reward.functions[1] (format) has the name format, as reward.functions[0] has",
+        ),
+    ],
+)
+def test_config_checks_across_keys(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_config(compose_config(*overrides))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{a: b: c}\n", "not readable YAML (expected ',' or '}', but got ':' at line 1, column 6)"),
+        ("- a list\n", "an accelerate config is a YAML mapping"),
+        ("distributed_type: NOPE\n", "distributed_type=NOPE is not one of accelerate's: NO, MULTI_CPU"),
+    ],
+)
+def test_a_users_accelerate_config_is_read_before_launch(text: str, message: str, tmp_path) -> None:
+    path = tmp_path / "accelerate.yaml"
+    path.write_text(text)
+    cfg = compose_config("launcher=accelerate", "train.device=cpu", f"launcher.accelerate_config={path}")
+    with pytest.raises(ConfigError, match=re.escape(f"launcher.accelerate_config={path}: {message}")):
+        check_config(cfg)
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "team/exp3", ".."])
+def test_a_name_is_one_folder(name: str, tmp_path) -> None:
+    """The name is a folder of the run dir: a path in it would put the run outside outputs/ (refused before Hydra
+    creates the dir)."""
+    result = run_module("openrs", f"name={name}", "dry_run=true", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "the experiment name is one folder of the run dir" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "escaped").exists()

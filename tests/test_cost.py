@@ -33,6 +33,8 @@ def test_the_papers_42_dollars() -> None:
         ("NVIDIA A100-SXM4-40GB", 1.2),
         ("Tesla T4", None),
         (None, None),
+        ("NVIDIA RTX A4000", None),  # a 16 GB card: "A40" is not a whole model number in it
+        ("NVIDIA RTX A1000", None),
     ],
 )
 def test_price_lookup_by_part_of_the_gpu_name(name: str | None, expected: float | None) -> None:

@@ -140,6 +140,10 @@ def test_open_rs_recipe_draws_the_papers_7000() -> None:
         (["+recipe=custom", "recipe.steps.1.name=dedup"], "recipe.steps[1].name='dedup' is not a step"),
         (["+recipe=custom", "+recipe.steps.1.params.treshold=0.5"], "unknown param(s) ['treshold']"),
         (["+recipe=custom", "recipe.steps.4.only_sources=[nope]"], "only_sources names unknown sources ['nope']"),
+        (
+            ["+recipe=custom", "recipe.steps.1.params.threshold=5"],
+            "recipe.steps[1] (dedupe): threshold must be in (0, 1]",
+        ),
         ([], "Choose a recipe"),
     ],
 )

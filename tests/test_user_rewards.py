@@ -40,6 +40,14 @@ REWARDS = textwrap.dedent(
     def nothing(completions, **kwargs):
         return [None for c in completions]
 
+    def exits_at_step_2(completions, trainer_state=None, **kwargs):
+        if trainer_state.global_step >= 1:
+            raise SystemExit(0)
+        return [0.5 for c in completions]
+
+    def nothing_from_step_2(completions, trainer_state=None, **kwargs):
+        return [0.5 if trainer_state.global_step == 0 else None for c in completions]
+
     def one(completions, **kwargs):
         return [0.0]
 
@@ -95,10 +103,28 @@ def test_a_failing_reward_stops_the_run_before_the_model_loads(reward, overrides
 def test_a_reward_failing_mid_run_names_the_step_and_the_run_records_it(reward_dir) -> None:
     result, run_dir = train_with("breaks_at_step_2", reward_dir, "train.max_steps=4", "train.save_steps=1")
     assert result.returncode == 2
-    assert "openrs: error: reward 'breaks_at_step_2' at step 2 raised KeyError: 'solution_text'" in result.stderr
+    # metrics.jsonl has steps 1 and 2: the reward broke while step 3 was being scored
+    expected = "openrs: error: reward 'breaks_at_step_2' while training step 3 raised KeyError: 'solution_text'"
+    assert expected in result.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "failed" and "breaks_at_step_2" in summary["error"]
     assert [row["step"] for row in read_jsonl(run_dir / "metrics.jsonl") if "reward" in row] == [1, 2]
+
+
+def test_a_reward_calling_sys_exit_mid_run_fails_the_run(reward_dir) -> None:
+    """sys.exit(0) inside a reward would end the process with 0, as if the run had succeeded."""
+    result, run_dir = train_with("exits_at_step_2", reward_dir, "train.max_steps=3", "train.save_steps=1")
+    assert result.returncode == 2
+    assert "reward 'exits_at_step_2' while training step 2 called sys.exit(0)" in result.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "failed"
+
+
+def test_steps_that_no_reward_scored_are_counted(reward_dir) -> None:
+    result, run_dir = train_with("nothing_from_step_2", reward_dir, "train.max_steps=3")
+    assert result.returncode == 0
+    assert "2 of 3 logged steps had no reward at all" in result.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["unscored_steps"] == 2
 
 
 def test_a_run_whose_rewards_never_score_is_not_completed(reward_dir) -> None:

@@ -111,8 +111,9 @@ def _steps(run: Run) -> str:
 
 
 def guard_text(run: Run) -> str:
-    """The guardrails that fired, each once with its first step, action and count (`length_blowup@120 stop`,
-    `no_signal@30 warn x3`); `none` when none did; `—` when the run recorded none (older runs, W&B)."""
+    """The guardrails that fired, each once with its first step, its actions in the order taken and its count
+    (`length_blowup@120 stop`, `no_signal@30 warn x3`, `no_signal@7 rollback then stop x2`); `none` when none did;
+    `—` when the run recorded none (older runs, W&B)."""
     if run.guard is None:
         return MISSING
     if not run.guard:
@@ -122,10 +123,9 @@ def guard_text(run: Run) -> str:
         seen.setdefault(firing.get("detector", "?"), []).append(firing)
     parts = []
     for detector, firings in seen.items():
-        actions = [f.get("action") for f in firings]
-        strongest = next((a for a in ("stop", "rollback", "warn") if a in actions), actions[-1])
-        parts.append(f"{detector}@{firings[0].get('step')} {strongest}" + (f" x{len(firings)}" if len(firings) > 1
-                                                                              else ""))  # fmt: skip
+        actions = " then ".join(dict.fromkeys(str(f.get("action")) for f in firings))
+        count = f" x{len(firings)}" if len(firings) > 1 else ""
+        parts.append(f"{detector}@{firings[0].get('step')} {actions}{count}")
     return "; ".join(parts)
 
 
@@ -174,7 +174,8 @@ def _resource(run: Run, key: str) -> float | None:
 def _notes(comparison: Comparison) -> list[str]:
     notes = [
         "guardrails: each detector that fired during training (summary.json `guard`), at its first firing's step, "
-        "with its strongest action and how often it fired; `none`: none fired (docs/GUARDRAILS.md).",
+        "with the actions it took in order (`rollback then stop`) and how often it fired; `none`: none fired "
+        "(docs/GUARDRAILS.md).",
         f"reward, accuracy reward (`{ACCURACY_REWARD}`), truncated (`{CLIPPED_RATIO}`: share of completions that "
         f"hit the length limit) and mean length (tokens): mean over the last {comparison.last} logged steps.",
         "Benchmarks: pass@1 in % of the run's newest evaluation (`eval from`: `<preset>/final` after training, else "

@@ -14,7 +14,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from openrs.config import GuardAction, OpenRSConfig
-from openrs.guardrails.detectors import Firing, build_detectors
+from openrs.guardrails.detectors import Firing, blind_detectors, build_detectors
 from openrs.resume import COMPLETE_MARKER, checkpoint_dirs
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ class GuardCallback(TrainerCallback):
         self.rollback_to: Path | None = None
         self.record = summary["guard"]  # firings, rollbacks and the stop, kept over the run's attempts
         self.rollbacks_done = rollbacks_done  # passed in: every rank must count the same
+        for why in blind_detectors(cfg).values() if main else ():
+            log.info("openrs guard: %s", why)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not logs or self.decision is not None or "train_runtime" in logs:

@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from openrs.config import DetectorConfig, GuardConfig, LengthBlowupConfig, RewardHackingConfig
+from openrs.config import DetectorConfig, GuardConfig, LengthBlowupConfig, OpenRSConfig, RewardHackingConfig
 
 #: The verdict counts the correctness rewards log per call (openrs.rewards.correctness), summed by `verifier`.
 VERIFIER_TROUBLE = ("verify_timeouts", "verify_errors", "unparseable_gold")
@@ -273,3 +273,13 @@ def build_detectors(guard: GuardConfig, samples_per_call: int) -> list[Detector]
         "reward_hacking": RewardHacking, "verifier": lambda cfg: Verifier(cfg, samples_per_call),
     }  # fmt: skip
     return [makers[name](cfg) for name, cfg in guard.detectors().items() if str(cfg.action) != "off"]
+
+
+def blind_detectors(cfg: OpenRSConfig) -> dict[str, str]:
+    """Watching detectors that this run's settings keep from ever firing, each with why (for the plan and the log)."""
+    blind = {}
+    if cfg.guard.kl_explosion.action != "off" and cfg.algorithm.beta == 0:
+        blind["kl_explosion"] = "algorithm.beta=0: TRL computes no kl, so kl_explosion cannot fire"
+    if cfg.guard.reward_hacking.action != "off" and not cfg.dataset.validation_size:
+        blind["reward_hacking"] = "dataset.validation_size=0: no validation score, so reward_hacking cannot fire"
+    return blind

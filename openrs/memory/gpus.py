@@ -46,20 +46,33 @@ class Gpu:
     memory: int
 
 
-def letters_and_digits(name: str) -> str:
-    return "".join(char for char in name.upper() if char.isalnum())
+def spaced(name: str) -> str:
+    """Upper case, each run of other characters one space: `NVIDIA A100-SXM4-80GB` -> `NVIDIA A100 SXM4 80GB`."""
+    return " ".join("".join(char if char.isalnum() else " " for char in name.upper()).split())
+
+
+def part_at(name: str, key: str) -> int:
+    """Where `key` occurs in `name` as a whole model number (not followed by a digit, so `A40` is not in `RTX A4000`
+    and `A100` not in `RTX A1000`), both compared spaced; -1 when it does not."""
+    wanted, part = spaced(name), spaced(key)
+    at = wanted.find(part)
+    while at >= 0:
+        after = wanted[at + len(part) : at + len(part) + 1]
+        if not after.isdigit():
+            return at
+        at = wanted.find(part, at + 1)
+    return -1
 
 
 def known_gpu(name: str) -> Gpu | None:
     """The table's card whose key is the longest part of `name` (case, spaces and dashes ignored), or None."""
-    wanted = letters_and_digits(name)
     for key in sorted(GPU_MEMORY_MIB, key=len, reverse=True):
-        at = wanted.find(letters_and_digits(key))
+        at = part_at(name, key)
         if at < 0:
             continue
         mib = GPU_MEMORY_MIB[key]
         size, larger = LARGER_VARIANT_MIB.get(key, ("", 0))
-        if size and size in wanted[at + len(key) :]:
+        if size and size in spaced(name)[at + len(spaced(key)) :]:
             mib = larger
         return Gpu(name=name, memory=mib * MIB)
     return None

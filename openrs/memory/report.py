@@ -31,6 +31,8 @@ def gpu_of(cfg: OpenRSConfig) -> tuple[Gpu | None, str]:
         return found, "cost.gpu_type"
     if cfg.train.device == Device.cpu:
         return None, "a CPU run (train.device=cpu)"
+    if override is not None:
+        return Gpu(f"a {override:g} GiB GPU", int(override * GIB)), "memory.gpu_memory_gib"
     detected = detected_gpu()
     if detected is None:
         return None, "no GPU here and no cost.gpu_type: add cost.gpu_type=A40 (or another card) to judge a GPU run"

@@ -27,10 +27,11 @@ class RewardError(ConfigError):
 
 
 def where(name: str, kwargs: dict[str, Any]) -> str:
-    """`reward 'name' at step N` (the step from TRL's trainer_state when there is one)."""
+    """`reward 'name' while training step N` (from TRL's trainer_state when there is one: its global_step counts
+    the steps done, so the step being scored is the next one, the step metrics.jsonl would show for it)."""
     state = kwargs.get("trainer_state")
-    step = None if getattr(state, "test_batch", False) else getattr(state, "global_step", None)
-    return f"reward {name!r}" + (f" at step {step}" if step is not None else "")
+    done = None if getattr(state, "test_batch", False) else getattr(state, "global_step", None)
+    return f"reward {name!r}" + (f" while training step {done + 1}" if done is not None else "")
 
 
 def check_output(name: str, output: Any, expected: int, kwargs: dict[str, Any]) -> None:
@@ -66,6 +67,8 @@ def call_guarded(name: str, func: Callable[..., Any], time_limit_s: float | None
             return func(**kwargs)
     except RewardError:
         raise
+    except SystemExit as err:  # a reward must not end the run, least of all with exit code 0
+        raise RewardError(f"{where(name, kwargs)} called sys.exit({err.code})") from err
     except Exception as err:
         raise RewardError(f"{where(name, kwargs)} raised {type(err).__name__}: {err}") from err
 

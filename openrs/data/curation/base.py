@@ -78,3 +78,13 @@ class CurationResult:
     sources: dict[str, int]
     steps: list[StepReport]
     seconds: float
+
+
+def check_overlap_params(threshold: float, ngram: int, num_perm: int = 2) -> None:
+    """The shingle-overlap steps' (dedupe, decontaminate) own params; a ValueError naming the bad one."""
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    if ngram < 1:
+        raise ValueError(f"ngram must be at least 1, got {ngram}")
+    if num_perm < 2:
+        raise ValueError(f"num_perm must be at least 2, got {num_perm}")

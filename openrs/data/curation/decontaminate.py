@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from openrs.data.curation.base import Removal, Row, StepOutput
+from openrs.data.curation.base import Removal, Row, StepOutput, check_overlap_params
 
 __all__ = ["decontaminate", "ngrams", "tokenize"]
 
@@ -74,10 +74,7 @@ def decontaminate(
     (highest first) then benchmark order. ``extra["per_benchmark"]`` counts the removed rows per benchmark (by best
     match; every benchmark is listed).
     """
-    if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-    if ngram < 1:
-        raise ValueError(f"ngram must be at least 1, got {ngram}")
+    check_overlap_params(threshold, ngram)
 
     problems, index = _index_benchmarks(benchmarks, ngram)
     kept: list[Row] = []

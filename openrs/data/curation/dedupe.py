@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from openrs.data.curation.base import Removal, Row, StepOutput
+from openrs.data.curation.base import Removal, Row, StepOutput, check_overlap_params
 
 __all__ = ["dedupe", "jaccard", "lsh_params", "normalize_problem", "shingle_hashes", "shingles"]
 
@@ -153,10 +153,7 @@ def dedupe(
     ``seed``: the MinHash permutations (more permutations, fewer missed pairs). ``extra`` has the counts, the LSH
     parameters, how many LSH candidates were checked and rejected, and a few example pairs per reason.
     """
-    if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-    if ngram < 1:
-        raise ValueError(f"ngram must be at least 1, got {ngram}")
+    check_overlap_params(threshold, ngram, num_perm)
 
     keys = [normalize_problem(row["problem"]) for row in rows]
     first_of = _first_occurrences(keys)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from openrs.benchmarks import BENCHMARKS, load_benchmark
-from openrs.data.curation.base import CurationResult, Row, StepOutput, StepReport
+from openrs.data.curation.base import CurationResult, Row, StepOutput, StepReport, check_overlap_params
 from openrs.data.curation.card import render_card
 from openrs.data.curation.config import CurateConfig
 from openrs.data.curation.decontaminate import decontaminate
@@ -91,6 +91,13 @@ def _planned_steps(cfg: CurateConfig) -> list[tuple[str, dict[str, Any], list[st
             raise ConfigError(
                 f"recipe.steps[{index}] ({spec.name}): unknown param(s) {unknown}; it accepts {accepted}."
             )
+        if spec.name in ("dedupe", "decontaminate"):
+            defaults = {p.name: p.default for p in inspect.signature(STEPS[spec.name]).parameters.values()}
+            settings = {**defaults, **params}
+            try:
+                check_overlap_params(settings["threshold"], settings["ngram"], settings.get("num_perm", 2))
+            except (ValueError, TypeError) as err:
+                raise ConfigError(f"recipe.steps[{index}] ({spec.name}): {err}.") from err
         for param, key in _INJECTED.items():
             if param in accepted and param not in params and getattr(cfg, key) is not None:
                 params[param] = getattr(cfg, key)
