@@ -1891,7 +1891,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
     counts = "  ".join(f"{verdict} {totals[verdict]}" for verdict in VERDICTS)
     print(f"totals: {counts}  (of {sum(totals.values())})")
-    return 0
+    return 0 if totals["ok"] == sum(totals.values()) else 1
 
 
 if __name__ == "__main__":
